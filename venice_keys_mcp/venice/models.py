@@ -1,0 +1,200 @@
+"""Pydantic models mirroring the `/api_keys` subset of Venice's OpenAPI file.
+
+Response models are lenient about extra fields (Venice adds fields over time and a new
+field must not break an admin tool); request models are strict, like Venice itself.
+Field names follow Python style with the wire names as aliases.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KeyType = Literal["INFERENCE", "ADMIN"]
+LimitPeriod = Literal["EPOCH", "MONTH", "LIFETIME"]
+ModelPrivacy = Literal["ALL", "PRIVATE_TEXT", "PRIVATE_ONLY"]
+RateLimitType = Literal["RPD", "RPM", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"]
+
+MAX_LIMIT = 9_999_999_999
+MAX_DESCRIPTION = 64
+
+#: Regexes of the two dated `expiresAt` forms Venice accepts (the third form is "").
+EXPIRES_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+EXPIRES_DATETIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$"
+
+
+class _Wire(BaseModel):
+    """Response side: accept aliases or field names, ignore unknown fields."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class _Request(BaseModel):
+    """Request side: strict, serialised by alias."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class ConsumptionLimits(_Wire):
+    """Caps on spend; `None` means no cap. `vcu` is deprecated but always present."""
+
+    usd: float | None = None
+    diem: float | None = None
+    vcu: float | None = None
+
+
+class UsageFigures(_Wire):
+    usd: Decimal
+    vcu: Decimal | None = None
+    diem: Decimal
+
+
+class Usage(_Wire):
+    trailing_seven_days: UsageFigures = Field(alias="trailingSevenDays")
+
+
+class PeriodUsage(_Wire):
+    usd: Decimal
+    diem: Decimal
+
+
+class ApiKey(_Wire):
+    """A key as `GET /api_keys`, `GET /api_keys/{id}` and `PATCH /api_keys` return it (masked)."""
+
+    id: str
+    api_key_type: KeyType = Field(alias="apiKeyType")
+    description: str = ""
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+    last_used_at: datetime | None = Field(default=None, alias="lastUsedAt")
+    last6: str = Field(alias="last6Chars")
+    consumption_limits: ConsumptionLimits = Field(alias="consumptionLimits")
+    limit_period: LimitPeriod = Field(default="EPOCH", alias="limitPeriod")
+    model_privacy: ModelPrivacy = Field(default="ALL", alias="modelPrivacy")
+    usage: Usage | None = None
+    current_period_usage: PeriodUsage | None = Field(default=None, alias="currentPeriodUsage")
+
+
+class CreatedKey(_Wire):
+    """The answer to a create or a web3 mint: the only time Venice shows the secret.
+
+    `secret` is excluded from `repr` so that a log line or traceback that prints the
+    model never prints the secret.
+    """
+
+    id: str
+    secret: str = Field(alias="apiKey", repr=False)
+    api_key_type: KeyType = Field(alias="apiKeyType")
+    description: str = ""
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+    consumption_limit: ConsumptionLimits = Field(alias="consumptionLimit")
+    limit_period: LimitPeriod = Field(default="EPOCH", alias="limitPeriod")
+    model_privacy: ModelPrivacy = Field(default="ALL", alias="modelPrivacy")
+
+    @property
+    def last6(self) -> str:
+        return self.secret[-6:]
+
+
+class RateLimitRule(_Wire):
+    type: str
+    amount: float
+
+
+class ModelRateLimits(_Wire):
+    api_model_id: str = Field(default="", alias="apiModelId")
+    rate_limits: list[RateLimitRule] = Field(alias="rateLimits")
+
+
+class ApiTier(_Wire):
+    id: str
+    is_charged: bool = Field(alias="isCharged")
+
+
+class Balances(_Wire):
+    usd: float | None = Field(default=None, alias="USD")
+    diem: float | None = Field(default=None, alias="DIEM")
+    bundled_credits: float | None = Field(default=None, alias="BUNDLED_CREDITS")
+
+
+class RateLimits(_Wire):
+    """Balances and per-model limits of the calling key (`GET /api_keys/rate_limits`)."""
+
+    access_permitted: bool = Field(alias="accessPermitted")
+    api_tier: ApiTier = Field(alias="apiTier")
+    balances: Balances
+    key_expiration: datetime | None = Field(default=None, alias="keyExpiration")
+    next_epoch_begins: datetime | None = Field(default=None, alias="nextEpochBegins")
+    rate_limits: list[ModelRateLimits] = Field(alias="rateLimits")
+
+
+class BreachLogEntry(_Wire):
+    api_key_id: str = Field(alias="apiKeyId")
+    model_id: str = Field(alias="modelId")
+    rate_limit_tier: str = Field(alias="rateLimitTier")
+    rate_limit_type: RateLimitType = Field(alias="rateLimitType")
+    timestamp: datetime
+
+
+class RateLimitHeaders(_Wire):
+    """The `x-ratelimit-*-requests` headers of the last response, when present."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: datetime | None = None
+
+
+# ---- requests --------------------------------------------------------------------------
+
+
+class LimitsInput(_Request):
+    """A `consumptionLimit` body. Unset fields are not sent; `None` sent means "remove the cap"."""
+
+    usd: float | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    diem: float | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    vcu: float | None = Field(default=None, ge=0, le=MAX_LIMIT)
+
+
+class CreateKeyRequest(_Request):
+    api_key_type: KeyType = Field(alias="apiKeyType")
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    expires_at: str | None = Field(default=None, alias="expiresAt")
+    consumption_limit: LimitsInput | None = Field(default=None, alias="consumptionLimit")
+    limit_period: LimitPeriod | None = Field(default=None, alias="limitPeriod")
+    model_privacy: ModelPrivacy | None = Field(default=None, alias="modelPrivacy")
+
+    def to_body(self) -> dict[str, object]:
+        """The JSON body: only fields that were set, by their wire names."""
+        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
+
+
+class UpdateKeyRequest(_Request):
+    """A PATCH body. A field left unset is not sent (unchanged); `None` removes (caps, expiry)."""
+
+    id: str = Field(min_length=1)
+    description: str | None = Field(default=None, min_length=1, max_length=MAX_DESCRIPTION)
+    expires_at: str | None = Field(default=None, alias="expiresAt")
+    consumption_limit: LimitsInput | None = Field(default=None, alias="consumptionLimit")
+    limit_period: LimitPeriod | None = Field(default=None, alias="limitPeriod")
+    model_privacy: ModelPrivacy | None = Field(default=None, alias="modelPrivacy")
+
+    def to_body(self) -> dict[str, object]:
+        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
+
+
+class Web3MintRequest(_Request):
+    address: str
+    signature: str
+    token: str
+    api_key_type: KeyType = Field(alias="apiKeyType")
+    description: str | None = Field(default=None, min_length=1, max_length=MAX_DESCRIPTION)
+    expires_at: str | None = Field(default=None, alias="expiresAt")
+    consumption_limit: LimitsInput | None = Field(default=None, alias="consumptionLimit")
+    limit_period: LimitPeriod | None = Field(default=None, alias="limitPeriod")
+    model_privacy: ModelPrivacy | None = Field(default=None, alias="modelPrivacy")
+
+    def to_body(self) -> dict[str, object]:
+        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
