@@ -13,9 +13,12 @@ VeniceError                      base; str(e) is a sentence a person can act on
 │   │   └── Web3Rejected         400: the wallet flow was refused (.transient for a retryable one)
 │   ├── RateLimited              429: too many requests (.reset_at: when to try again)
 │   │   └── AbuseBlocked         429: too many failed requests; blocked for ~30 s
-│   └── VeniceUnavailable        5xx: Venice is failing; try again later
-├── NetworkError                 no answer at all (DNS, refused, reset, timeout)
+│   ├── VeniceUnavailable        5xx: Venice is failing; try again later
+│   └── EndpointNotFound         404/405/3xx: the base URL does not serve Venice's API
+├── NetworkError                 no answer at all (DNS, refused, reset, timeout); for a
+│                                write: nothing was sent, so nothing changed
 ├── MalformedResponse            Venice answered, but not with what its API promises
+│                                (.operation/.key_id set when a write was probably applied)
 └── OutcomeUnknown               a create, update or delete was sent and no answer came:
                                  it may or may not have happened; reconcile, never resend
 ```
@@ -113,11 +116,20 @@ class AbuseBlocked(RateLimited):
         self, message: str, *, status: int = 429, detail: str = "", reset_at: datetime | None = None
     ) -> None:
         super().__init__(message, status=status, detail=detail, reset_at=reset_at)
-        self.hint = "Too many failed requests: Venice blocks the caller for 30 s. Wait, then fix the failing calls."
+        self.hint = (
+            "Too many failed requests: Venice blocks the caller for 30 s. Wait, then fix the failing calls."
+        )
 
 
 class VeniceUnavailable(VeniceAPIError):
     hint = "Venice is failing right now; try again in a few minutes."
+
+
+class EndpointNotFound(VeniceAPIError):
+    hint = (
+        "Check VENICE_BASE_URL: it should be https://api.venice.ai/api/v1 "
+        "(or the base_url the sandbox printed)."
+    )
 
 
 class NetworkError(VeniceError):
@@ -125,14 +137,31 @@ class NetworkError(VeniceError):
 
 
 class MalformedResponse(VeniceError):
+    """A 2xx answer that could not be read. For an update or delete the change was most
+    likely applied: `operation` and `key_id` say which, so the caller can check."""
+
     hint = "Venice's answer did not match its API; try again, and report it if it persists."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        operation: str | None = None,
+        key_id: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.operation = operation
+        self.key_id = key_id
 
 
 class OutcomeUnknown(VeniceError):
     """A write was sent but no answer came back: it may or may not have been applied.
 
-    `operation` is "create", "update" or "delete"; `key_id` is known for update and
-    delete; `request` holds the (secret-free) body that was sent, for reconciliation.
+    `operation` is "create", "update", "delete" or "mint"; `key_id` is known for update
+    and delete (and for a create whose answer named the id but was otherwise unreadable);
+    `request` holds the body that was sent minus anything secret (a mint's token and
+    signature), for reconciliation.
     """
 
     hint = "Do not resend: check the current state first (list_keys or get_key)."
@@ -145,8 +174,9 @@ class OutcomeUnknown(VeniceError):
         key_id: str | None = None,
         request: dict[str, object] | None = None,
         sent_at: datetime | None = None,
+        hint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, hint=hint)
         self.operation = operation
         self.key_id = key_id
         self.request = request or {}

@@ -1,0 +1,111 @@
+"""Everything a tool call needs, built once from `Settings`.
+
+The tools receive one `Runtime` and never read the environment or build HTTP clients
+themselves, so tests can hand them a runtime wired to an in-process sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import platformdirs
+
+from venice_keys_mcp.safety.audit import AuditLog, default_audit_path
+from venice_keys_mcp.safety.policy import PolicySettings
+from venice_keys_mcp.safety.secrets import Scrubber, default_secrets_dir
+from venice_keys_mcp.safety.tokens import ConfirmationTokens, load_signing_key
+from venice_keys_mcp.settings import Settings
+from venice_keys_mcp.venice import VeniceClient
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from venice_keys_mcp.sandbox import SandboxState
+
+APP_NAME = "venice-keys-mcp"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    client: VeniceClient
+    scrubber: Scrubber
+    audit: AuditLog
+    tokens: ConfirmationTokens
+    policy: PolicySettings
+    secrets_dir: Path
+    signing_key: bytes
+    sandbox: SandboxState | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def own_key_last6(self) -> str | None:
+        key = self.settings.admin_key
+        return key.get_secret_value()[-6:] if key else None
+
+    def request_state_key(self) -> bytes:
+        """A key for the SDK's sealed request state, derived so it differs from the token key."""
+        return hashlib.sha256(b"venice-keys-mcp/request-state\x00" + self.signing_key).digest()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Runtime:
+    """Wire the client (real API, loopback sandbox, or in-process sandbox) and the safety layer."""
+    sandbox_state = None
+    notes: list[str] = []
+    if settings.sandbox:
+        from venice_keys_mcp.sandbox import asgi_transport, create_app, seeded_state
+
+        sandbox_state = seeded_state(key_count=settings.sandbox_keys)
+        settings = settings.model_copy(
+            update={"admin_key": _secret(sandbox_state.demo.admin_key), "base_url": "http://sandbox/api/v1"}
+        )
+        transport = asgi_transport(create_app(sandbox_state))
+        data_root = platformdirs.user_data_path(APP_NAME) / "sandbox"
+        secrets_dir = settings.secrets_dir or data_root / "secrets"
+        audit_path = settings.audit_log or platformdirs.user_state_path(APP_NAME) / "sandbox-audit.jsonl"
+    else:
+        secrets_dir = settings.secrets_dir or default_secrets_dir()
+        audit_path = settings.audit_log or default_audit_path()
+
+    signing_key, configured = load_signing_key(
+        settings.signing_key.get_secret_value() if settings.signing_key else None
+    )
+    if not configured:
+        notes.append("confirmation tokens are valid only in this process (set VENICE_KEYS_SIGNING_KEY to share)")
+
+    admin = settings.admin_key.get_secret_value() if settings.admin_key else None
+    scrubber = Scrubber([admin] if admin else [])
+    client = VeniceClient(admin, settings.base_url, transport=transport, timeout=settings.timeout)
+    policy = PolicySettings(
+        read_only=settings.read_only,
+        allow_admin_keys=settings.allow_admin_keys,
+        max_usd=settings.max_usd,
+        max_diem=settings.max_diem,
+        max_expiry_days=settings.max_expiry_days,
+        own_key_last6=admin[-6:] if admin else None,
+        own_key_id=sandbox_state.demo.admin_key_id if sandbox_state else None,
+    )
+    return Runtime(
+        settings=settings,
+        client=client,
+        scrubber=scrubber,
+        audit=AuditLog(audit_path),
+        tokens=ConfirmationTokens(signing_key, ttl_seconds=settings.token_ttl),
+        policy=policy,
+        secrets_dir=secrets_dir,
+        signing_key=signing_key,
+        sandbox=sandbox_state,
+        notes=notes,
+    )
+
+
+def _secret(value: str):  # -> SecretStr
+    from pydantic import SecretStr
+
+    return SecretStr(value)

@@ -1,0 +1,148 @@
+"""Human confirmation for risky actions, on both protocol eras, with a token fallback.
+
+A tool declares a `Resolve(...)` parameter whose resolver calls `Confirmer.gate`. The
+gate either asks the human through the host (`Elicit`, which the SDK turns into
+`elicitation/create` on 2025-11-25 or an `InputRequiredResult` on 2026-07-28), or, when
+the client cannot show a form, answers with a `Gate`: proceed (token valid, or
+confirmation off), ask for a token, or refuse. The tool body then calls `settle` to turn
+whatever came back into one `Decision`. Resolvers re-run on every 2026 round, so the gate
+has no side effects: a token is only peeked here and consumed in `settle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mcp_types.version import is_version_at_least
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    Context,
+    DeclinedElicitation,
+    Elicit,
+)
+from pydantic import BaseModel, Field
+
+from venice_keys_mcp.safety.tokens import ConfirmationTokens
+from venice_keys_mcp.settings import ConfirmMode
+
+Method = Literal["elicitation", "token", "off", "not_needed", "policy"]
+
+
+class Gate(BaseModel):
+    """The resolver's answer when it did not ask the human."""
+
+    decision: Literal["proceed", "ask_token", "refused"]
+    method: Method = "not_needed"
+    reason: str = ""
+
+
+class RevokeForm(BaseModel):
+    """The revoke form: typing the last six characters beats a reflex click."""
+
+    last6: str = Field(description="Type the key's last six characters to revoke it")
+
+
+class ApproveForm(BaseModel):
+    approve: bool = Field(description="Approve this change")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the tool body should do: act (`go`), or report `status` and change nothing."""
+
+    go: bool
+    status: str
+    method: str
+    reason: str = ""
+
+
+def client_can_elicit(ctx: Context[Any, Any]) -> bool:
+    """Whether asking the human will work: form elicitation declared and a way to ask.
+
+    2026-07-28 asks through `InputRequiredResult` (no back-channel needed); the handshake
+    era needs a live server-to-client channel, absent in stateless or JSON-only HTTP.
+    """
+    caps = ctx.client_capabilities
+    e = caps.elicitation if caps else None
+    if e is None or (e.form is None and e.url is not None):
+        return False
+    if is_version_at_least(ctx.protocol_version or "", "2026-07-28"):
+        return True
+    try:
+        return bool(ctx.session.can_send_request)
+    except Exception:  # no session (e.g. a direct call in tests): cannot ask
+        return False
+
+
+class Confirmer:
+    def __init__(self, mode: ConfirmMode, tokens: ConfirmationTokens) -> None:
+        self.mode = mode
+        self.tokens = tokens
+
+    def gate(
+        self,
+        ctx: Context[Any, Any],
+        *,
+        action: str,
+        args: Mapping[str, object],
+        token: str | None,
+        message: str,
+        form: type[BaseModel],
+    ) -> Gate | Elicit[Any]:
+        if self.mode == "off":
+            return Gate(decision="proceed", method="off")
+        if client_can_elicit(ctx):
+            return Elicit(message, form)
+        if self.mode == "elicit":
+            return Gate(
+                decision="refused",
+                reason="This client cannot show confirmation forms and VENICE_KEYS_CONFIRM=elicit requires one; "
+                "use a host with elicitation, or set VENICE_KEYS_CONFIRM=auto.",
+            )
+        if not token:
+            return Gate(decision="ask_token")
+        verdict = self.tokens.peek(token, action, args)
+        if verdict.ok:
+            return Gate(decision="proceed", method="token")
+        return Gate(decision="ask_token", reason=f"The confirmation token was refused: {verdict.reason}")
+
+    def settle(
+        self,
+        answer: object,
+        *,
+        action: str,
+        args: Mapping[str, object],
+        token: str | None,
+        expect_last6: str | None = None,
+    ) -> Decision:
+        """Turn the resolver's outcome into a decision; consumes a token that is used."""
+        match answer:
+            case AcceptedElicitation(data=Gate(decision="proceed", method="token")):
+                verdict = self.tokens.check(token, action, args)
+                if verdict.ok:
+                    return Decision(True, "confirmed", "token")
+                return Decision(False, "confirmation_required", "token", f"Token refused: {verdict.reason}")
+            case AcceptedElicitation(data=Gate(decision="proceed", method=method)):
+                return Decision(True, "confirmed", method)
+            case AcceptedElicitation(data=Gate(decision="ask_token", reason=reason)):
+                return Decision(False, "confirmation_required", "token", reason)
+            case AcceptedElicitation(data=Gate(decision="refused", reason=reason, method=method)):
+                return Decision(False, "refused", method, reason)
+            case AcceptedElicitation(data=RevokeForm(last6=typed)):
+                if expect_last6 is not None and typed.strip() == expect_last6:
+                    return Decision(True, "confirmed", "elicitation")
+                return Decision(
+                    False, "not_confirmed", "elicitation", "The typed characters did not match; nothing changed."
+                )
+            case AcceptedElicitation(data=ApproveForm(approve=True)):
+                return Decision(True, "confirmed", "elicitation")
+            case AcceptedElicitation():
+                return Decision(False, "not_confirmed", "elicitation", "The person did not approve; nothing changed.")
+            case DeclinedElicitation():
+                return Decision(False, "declined", "elicitation", "The person declined; nothing changed.")
+            case CancelledElicitation():
+                return Decision(False, "cancelled", "elicitation", "The person cancelled; nothing changed.")
+        return Decision(False, "refused", "unknown", "Confirmation could not be obtained; nothing changed.")

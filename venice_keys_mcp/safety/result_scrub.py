@@ -1,0 +1,72 @@
+"""The last gate before a result leaves the server: scrub every secret from it.
+
+One middleware sees every `tools/call` (and resource read) result, whatever tool, error
+path or SDK message produced it, and removes anything shaped like a Venice secret and
+the configured admin key. The one exception is a secret a caller explicitly asked for
+(`reveal_secret=true`): the tool registers it with `allow_in_result` for this request only.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from pydantic import BaseModel
+
+from venice_keys_mcp.safety.secrets import Scrubber
+
+_ALLOWED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("venice_keys_allowed", default=None)
+
+SCRUBBED_METHODS = frozenset({"tools/call", "resources/read", "prompts/get"})
+
+
+def allow_in_result(secret: str) -> None:
+    """Let `secret` through the scrubber for the current request (explicit reveal only)."""
+    allowed = _ALLOWED.get()
+    if allowed is not None:
+        allowed.add(secret)
+
+
+class ScrubResults:
+    """`ServerMiddleware` that scrubs secrets from results (and lets explicit reveals through)."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self.scrubber = scrubber
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if getattr(ctx, "method", None) not in SCRUBBED_METHODS:
+            return await call_next(ctx)
+        # A mutable set, so a tool running in a copied context can still add to it.
+        allowed: set[str] = set()
+        token = _ALLOWED.set(allowed)
+        try:
+            out = await call_next(ctx)
+        finally:
+            _ALLOWED.reset(token)
+        return self._scrub(out, allowed)
+
+    def _scrub(self, out: Any, allowed: set[str]) -> Any:
+        if out is None:
+            return out
+        if isinstance(out, BaseModel):
+            data = out.model_dump(by_alias=True, mode="json", exclude_none=True)
+            return type(out).model_validate(self._walk(data, allowed))
+        return self._walk(out, allowed)
+
+    def _walk(self, obj: Any, allowed: set[str]) -> Any:
+        if isinstance(obj, str):
+            if not allowed:
+                return self.scrubber.scrub(obj)
+            # Protect the explicitly revealed secrets, scrub the rest, then restore them.
+            marks = {f"\x00allowed{i}\x00": s for i, s in enumerate(allowed)}
+            for mark, s in marks.items():
+                obj = obj.replace(s, mark)
+            obj = self.scrubber.scrub(obj)
+            for mark, s in marks.items():
+                obj = obj.replace(mark, s)
+            return obj
+        if isinstance(obj, dict):
+            return {k: self._walk(v, allowed) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._walk(v, allowed) for v in obj]
+        return obj

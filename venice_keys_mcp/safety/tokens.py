@@ -1,0 +1,220 @@
+"""Confirmation tokens for clients that cannot show the human a form.
+
+The first call of a risky action returns a preview and a token; the human reads the
+preview and the agent repeats the call carrying the token. The token is bound to the
+exact action and arguments (a token for "revoke key A" cannot revoke key B), expires in
+minutes, and works once. It is HMAC-signed, so the server keeps no state beyond the
+nonces already used; with a configured signing key, tokens also survive restarts and work
+across instances (each instance then remembers only its own used nonces).
+
+Format: ``v1.<payload>.<mac>``, both parts unpadded base64url; the payload is compact
+JSON ``{"a": action, "d": sha256(canonical args), "exp": unix seconds, "n": nonce}`` and
+the MAC is HMAC-SHA256 over ``v1.<payload>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import heapq
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ._canonical import canonical_json
+
+__all__ = ["ConfirmationTokens", "TokenVerdict", "load_signing_key"]
+
+SIGNING_KEY_ENV = "VENICE_KEYS_SIGNING_KEY"
+MIN_KEY_BYTES = 32
+_VERSION = "v1"
+
+VerdictCode = Literal[
+    "ok", "missing", "malformed", "forged", "expired", "wrong_action", "wrong_arguments", "replayed"
+]
+
+
+class TokenVerdict(BaseModel):
+    """Whether a token confirms this call, and if not, a sentence saying why."""
+
+    ok: bool
+    code: VerdictCode
+    reason: str
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _args_digest(args: Mapping[str, object]) -> str:
+    return _b64encode(hashlib.sha256(canonical_json(dict(args)).encode("utf-8")).digest())
+
+
+class ConfirmationTokens:
+    """Issues and checks single-use, expiring tokens bound to an action and its arguments.
+
+    `configured` says whether `key` came from settings; it only changes how a token with
+    a bad signature is explained (with a per-process key, the likely cause is a restart).
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        ttl_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+        *,
+        configured: bool = False,
+    ) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"the token signing key must be at least {MIN_KEY_BYTES} bytes")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self._key = bytes(key)
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self.configured = configured
+        self._lock = threading.Lock()
+        self._used: set[str] = set()
+        self._expiries: list[tuple[int, str]] = []  # heap of (exp, nonce) for pruning
+
+    def issue(self, action: str, args: Mapping[str, object]) -> str:
+        """A token confirming exactly `action` with exactly `args`, valid for `ttl_seconds`."""
+        payload = {
+            "a": action,
+            "d": _args_digest(args),
+            "exp": int(self._clock()) + self.ttl_seconds,
+            "n": secrets.token_urlsafe(12),
+        }
+        body = f"{_VERSION}.{_b64encode(canonical_json(payload).encode('utf-8'))}"
+        return f"{body}.{_b64encode(self._mac(body))}"
+
+    def check(self, token: str | None, action: str, args: Mapping[str, object]) -> TokenVerdict:
+        """Validate the token for this call and, if it is good, use it up."""
+        return self._verify(token, action, args, consume=True)
+
+    def peek(self, token: str | None, action: str, args: Mapping[str, object]) -> TokenVerdict:
+        """Validate the token for this call without using it up."""
+        return self._verify(token, action, args, consume=False)
+
+    def _mac(self, body: str) -> bytes:
+        return hmac.new(self._key, body.encode("ascii"), hashlib.sha256).digest()
+
+    def _verify(
+        self, token: str | None, action: str, args: Mapping[str, object], *, consume: bool
+    ) -> TokenVerdict:
+        if not token or not token.strip():
+            return _refuse(
+                "missing",
+                "no confirmation token was given; show the preview to the person and, once they agree, "
+                "repeat the call with the token from the preview",
+            )
+        parts = token.strip().split(".")
+        if len(parts) != 3 or parts[0] != _VERSION:
+            return _refuse("malformed", "the confirmation token is malformed; copy it exactly as it was given")
+        body = f"{parts[0]}.{parts[1]}"
+        try:
+            mac = _b64decode(parts[2])
+            payload = json.loads(_b64decode(parts[1]))
+        except (binascii.Error, ValueError):
+            return _refuse("malformed", "the confirmation token is malformed; copy it exactly as it was given")
+        if not hmac.compare_digest(mac, self._mac(body)):
+            if self.configured:
+                why = "its signature does not match: it was altered, or signed with a different key"
+            else:
+                why = "it was issued by another server process (restart?) or altered"
+            return _refuse("forged", f"the confirmation token is not valid here: {why}; ask for a fresh preview")
+        if not (
+            isinstance(payload, dict)
+            and isinstance(payload.get("a"), str)
+            and isinstance(payload.get("d"), str)
+            and isinstance(payload.get("exp"), int)
+            and isinstance(payload.get("n"), str)
+        ):
+            return _refuse("malformed", "the confirmation token is malformed; copy it exactly as it was given")
+        now = self._clock()
+        if payload["exp"] <= now:
+            when = datetime.fromtimestamp(payload["exp"], UTC).strftime("%H:%M:%S UTC")
+            return _refuse(
+                "expired",
+                f"the confirmation token expired at {when} (tokens last {self.ttl_seconds} seconds); "
+                "call again without a token to get a fresh preview",
+            )
+        if payload["a"] != action:
+            return _refuse(
+                "wrong_action",
+                f"this token was issued for a different action ({_short(payload['a'])}), not {_short(action)}; "
+                "it confirms only the action it was issued for",
+            )
+        if payload["d"] != _args_digest(args):
+            return _refuse(
+                "wrong_arguments",
+                "this token was issued for different arguments; it confirms only the exact call that was "
+                "previewed, so call again without a token to preview this one",
+            )
+        with self._lock:
+            self._prune(now)
+            if payload["n"] in self._used:
+                return _refuse(
+                    "replayed",
+                    "this confirmation token was already used; each token confirms one call, "
+                    "so call again without a token for a new preview",
+                )
+            if consume:
+                self._used.add(payload["n"])
+                heapq.heappush(self._expiries, (payload["exp"], payload["n"]))
+        return TokenVerdict(ok=True, code="ok", reason="confirmed by token")
+
+    def _prune(self, now: float) -> None:
+        # An expired token is refused as expired anyway, so its nonce need not be kept.
+        while self._expiries and self._expiries[0][0] <= now:
+            _, nonce = heapq.heappop(self._expiries)
+            self._used.discard(nonce)
+
+
+def _refuse(code: VerdictCode, reason: str) -> TokenVerdict:
+    return TokenVerdict(ok=False, code=code, reason=reason)
+
+
+def _short(action: str) -> str:
+    return repr(action[:40])
+
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def load_signing_key(value: str | None) -> tuple[bytes, bool]:
+    """The token signing key and whether it was configured (else a fresh per-process key).
+
+    `value` is `VENICE_KEYS_SIGNING_KEY`: hex or base64 (standard or url-safe) of at
+    least 32 bytes. Messages never repeat the value: it is a secret.
+    """
+    if value is None or not value.strip():
+        return secrets.token_bytes(MIN_KEY_BYTES), False
+    text = value.strip()
+    key: bytes | None = None
+    if len(text) % 2 == 0 and _HEX.fullmatch(text):
+        key = bytes.fromhex(text)
+    else:
+        try:
+            key = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = None
+    hint = "generate one with: python -c \"import secrets; print(secrets.token_hex(32))\""
+    if key is None:
+        raise ValueError(f"{SIGNING_KEY_ENV} is neither hex nor base64; {hint}")
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"{SIGNING_KEY_ENV} is only {len(key)} bytes long; it needs at least {MIN_KEY_BYTES}. {hint}")
+    return key, True

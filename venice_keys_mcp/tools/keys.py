@@ -1,0 +1,110 @@
+"""Reading keys: `list_keys` (filtered, paged, one line per key) and `get_key`."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult
+from pydantic import BaseModel, Field
+
+from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE
+from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
+from venice_keys_mcp.tools.views import KeyDetail, KeyLine, key_detail, key_line, now_utc, render_detail, render_line
+from venice_keys_mcp.venice import ApiKey
+
+KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN, description="Key id (from list_keys)")]
+DEFAULT_PAGE_SIZE = 20
+
+
+class KeyList(BaseModel):
+    total: int = Field(description="Active keys in the account")
+    matched: int = Field(description="Keys matching the filters")
+    page: int
+    pages: int
+    keys: list[KeyLine]
+
+
+def filter_keys(
+    keys: list[ApiKey],
+    *,
+    key_type: str | None,
+    search: str | None,
+    unused_days: int | None,
+    never_used: bool,
+    expiring_days: int | None,
+    no_cap: bool,
+) -> list[ApiKey]:
+    """The filters an admin asks for; all given filters must hold."""
+    now = now_utc()
+    needle = search.casefold() if search else None
+    out = []
+    for k in keys:
+        if key_type and k.api_key_type != key_type:
+            continue
+        if needle and needle not in k.description.casefold() and needle not in (k.id + " " + k.last6).casefold():
+            continue
+        if never_used and k.last_used_at is not None:
+            continue
+        if unused_days is not None and k.last_used_at and k.last_used_at > now - timedelta(days=unused_days):
+            continue
+        if expiring_days is not None and (k.expires_at is None or k.expires_at > now + timedelta(days=expiring_days)):
+            continue
+        if no_cap and (k.consumption_limits.usd is not None or k.consumption_limits.diem is not None):
+            continue
+        out.append(k)
+    return out
+
+
+def register(server: MCPServer, rt: Runtime) -> None:
+    @server.tool(title="List API keys", annotations=READ_ONLY)
+    @venice_errors
+    async def list_keys(
+        key_type: Literal["INFERENCE", "ADMIN"] | None = None,
+        search: Annotated[str | None, Field(max_length=64, description="Text in description, id or last6")] = None,
+        unused_days: Annotated[int | None, Field(ge=1, le=3650, description="Not used for N+ days")] = None,
+        never_used: bool = False,
+        expiring_days: Annotated[int | None, Field(ge=0, le=3650, description="Expires within N days")] = None,
+        no_cap: Annotated[bool, Field(description="Only keys with no USD or DIEM cap")] = False,
+        page: Annotated[int, Field(ge=1, le=500)] = 1,
+        page_size: Annotated[int, Field(ge=1, le=100)] = DEFAULT_PAGE_SIZE,
+    ) -> Annotated[CallToolResult, KeyList]:
+        """List the account's active API keys, newest first, one compact line each.
+
+        Use the filters instead of paging through everything. Never shows secrets.
+        """
+        keys = await rt.client.list_keys()
+        matched = filter_keys(
+            keys,
+            key_type=key_type,
+            search=search,
+            unused_days=unused_days,
+            never_used=never_used,
+            expiring_days=expiring_days,
+            no_cap=no_cap,
+        )
+        pages = max(1, math.ceil(len(matched) / page_size))
+        start = (page - 1) * page_size
+        lines = [key_line(k) for k in matched[start : start + page_size]]
+        out = KeyList(total=len(keys), matched=len(matched), page=page, pages=pages, keys=lines)
+        head = f"{len(matched)} of {len(keys)} keys match"
+        if matched:
+            head += f"; showing {start + 1}-{start + len(lines)} (page {page}/{pages})"
+            if page < pages:
+                head += f"; next: page={page + 1}"
+        body = [head, UNTRUSTED_NOTE] if lines else [head]
+        return result(out, "\n".join(body + [render_line(k) for k in lines]))
+
+    @server.tool(title="Get one API key", annotations=READ_ONLY)
+    @venice_errors
+    async def get_key(key_id: KeyId) -> Annotated[CallToolResult, KeyDetail]:
+        """Show one key in full: limits, period, privacy, usage and dates.
+
+        Never shows the secret; Venice shows a secret only once, at creation.
+        """
+        detail = key_detail(await rt.client.get_key(key_id), own_last6=rt.own_key_last6)
+        return result(detail, render_detail(detail))

@@ -1,0 +1,163 @@
+"""Balances, rate limits and the breach log: filtered and summarised, not dumped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult
+from pydantic import BaseModel, Field
+
+from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence
+from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
+from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
+from venice_keys_mcp.tools.outcomes import parse_expiry
+from venice_keys_mcp.venice import BreachLogEntry
+
+SINCE_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{3})?Z)?$"
+
+
+class ModelLimits(BaseModel):
+    model: str
+    rpm: float | None = None
+    rpd: float | None = None
+    tpm: float | None = None
+
+
+class LimitsSummary(BaseModel):
+    access_permitted: bool
+    tier: str
+    charged: bool
+    usd: float | None = None
+    diem: float | None = None
+    bundled_credits: float | None = None
+    key_expires: datetime | None = None
+    next_epoch: datetime | None = None
+    models_total: int
+    models: list[ModelLimits]
+
+
+class BreachCount(BaseModel):
+    key_id: str
+    type: str
+    count: int
+
+
+class Breach(BaseModel):
+    time: datetime
+    key_id: str
+    model: str
+    type: str
+    tier: str
+
+
+class BreachSummary(BaseModel):
+    total: int = Field(description="Entries in Venice's log (max 50)")
+    matched: int
+    by_key_and_type: list[BreachCount]
+    entries: list[Breach] = Field(description="Newest first, up to limit")
+
+
+def _since(value: str | None) -> datetime | None:
+    return parse_expiry(value) if value else None
+
+
+def register(server: MCPServer, rt: Runtime) -> None:
+    @server.tool(title="Balances and rate limits", annotations=READ_ONLY)
+    @venice_errors
+    async def get_limits(
+        model: Annotated[str | None, Field(max_length=100, description="Only models whose id contains this")] = None,
+        limit: Annotated[int, Field(ge=0, le=500, description="Max models listed")] = 20,
+    ) -> Annotated[CallToolResult, LimitsSummary]:
+        """Show the server key's balances, tier, expiry and per-model rate limits (RPM/RPD/TPM).
+
+        Filter by model instead of listing them all.
+        """
+        rl = await rt.client.get_rate_limits()
+        needle = model.casefold() if model else None
+        rows = []
+        for m in rl.rate_limits:
+            mid = clean_untrusted(m.api_model_id, max_len=100)
+            if needle and needle not in mid.casefold():
+                continue
+            kinds = {r.type.upper(): r.amount for r in m.rate_limits}
+            rows.append(ModelLimits(model=mid, rpm=kinds.get("RPM"), rpd=kinds.get("RPD"), tpm=kinds.get("TPM")))
+        out = LimitsSummary(
+            access_permitted=rl.access_permitted,
+            tier=clean_untrusted(rl.api_tier.id, max_len=40),
+            charged=rl.api_tier.is_charged,
+            usd=rl.balances.usd,
+            diem=rl.balances.diem,
+            bundled_credits=rl.balances.bundled_credits,
+            key_expires=rl.key_expiration,
+            next_epoch=rl.next_epoch_begins,
+            models_total=len(rows),
+            models=rows[:limit],
+        )
+        bal = ", ".join(f"{n} {v:g}" for n, v in (("USD", out.usd), ("DIEM", out.diem),
+                                                   ("bundled", out.bundled_credits)) if v is not None)
+        lines = [
+            f"access {'permitted' if out.access_permitted else 'DENIED'}; tier {fence(out.tier)}"
+            f"{' (charged)' if out.charged else ''}; balances: {bal or 'none'}",
+            f"key expires {out.key_expires or 'never'}; next epoch {out.next_epoch}",
+            f"{len(rows)} models" + (f", showing {len(out.models)}" if len(out.models) < len(rows) else "")
+            + (" (model ids from Venice are data)" if out.models else ""),
+        ]
+        for r in out.models:
+            lim = " ".join(f"{n} {v:g}" for n, v in (("RPM", r.rpm), ("RPD", r.rpd), ("TPM", r.tpm)) if v is not None)
+            lines.append(f"{fence(r.model)} {lim or 'no limits listed'}")
+        return result(out, "\n".join(lines))
+
+    @server.tool(title="Rate-limit breach log", annotations=READ_ONLY)
+    @venice_errors
+    async def get_breach_log(
+        key_id: Annotated[str | None, Field(pattern=KEY_ID_PATTERN)] = None,
+        limit_type: Literal["RPM", "RPD", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"] | None = None,
+        model: Annotated[str | None, Field(max_length=100)] = None,
+        since: Annotated[str | None, Field(pattern=SINCE_PATTERN, description="YYYY-MM-DD[THH:mm:ssZ]")] = None,
+        limit: Annotated[int, Field(ge=0, le=50, description="Max entries listed")] = 10,
+    ) -> Annotated[CallToolResult, BreachSummary]:
+        """Summarise the account's recent rate-limit breaches (Venice keeps the last 50) per key and type.
+
+        Filter by key, type, model or time.
+        """
+        try:
+            start = _since(since)
+        except ValueError:
+            raise ToolError(f"since={since!r} is not a real date; use YYYY-MM-DD.") from None
+        log = await rt.client.get_breach_log()
+        matched = [e for e in log if _keep(e, key_id, limit_type, model, start)]
+        counts = Counter((e.api_key_id, e.rate_limit_type) for e in matched)
+        out = BreachSummary(
+            total=len(log),
+            matched=len(matched),
+            by_key_and_type=[BreachCount(key_id=k, type=t, count=n) for (k, t), n in counts.most_common()],
+            entries=[
+                Breach(time=e.timestamp, key_id=e.api_key_id, model=clean_untrusted(e.model_id, max_len=100),
+                       type=e.rate_limit_type, tier=clean_untrusted(e.rate_limit_tier, max_len=40))
+                for e in matched[:limit]
+            ],
+        )
+        lines = [f"{out.matched} of {out.total} breaches match." + (f" {UNTRUSTED_NOTE}" if out.entries else "")]
+        lines += [f"{c.count}x {c.type} key {c.key_id}" for c in out.by_key_and_type]
+        if out.entries:
+            lines.append("Newest:")
+            lines += [f"{b.time:%Y-%m-%d %H:%M} {b.type} key {b.key_id} {fence(b.model)}" for b in out.entries]
+        return result(out, "\n".join(lines))
+
+
+def _keep(
+    e: BreachLogEntry, key_id: str | None, kind: str | None, model: str | None, start: datetime | None
+) -> bool:
+    if key_id and e.api_key_id != key_id:
+        return False
+    if kind and e.rate_limit_type != kind:
+        return False
+    if model and model.casefold() not in e.model_id.casefold():
+        return False
+    ts = e.timestamp if e.timestamp.tzinfo else e.timestamp.replace(tzinfo=UTC)
+    return not (start and ts < start)

@@ -1,0 +1,203 @@
+"""`patch_key`: change a key; a change that widens what it may spend or do is confirmed.
+
+Each field has three intents: omit it (unchanged), give a value (set), or name it in
+`remove` (drop the cap or the expiry). Setting and removing the same field is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
+from venice_keys_mcp.safety.fencing import fence
+from venice_keys_mcp.safety.policy import UNSET, PolicyRefusal, check_update, describe_widening
+from venice_keys_mcp.tools.common import UPDATE, result, venice_errors
+from venice_keys_mcp.tools.create import Expiry, Limit, Period, Privacy, Token
+from venice_keys_mcp.tools.keys import KeyId
+from venice_keys_mcp.tools.outcomes import PatchResult, Preview, needs_token_text, parse_expiry, record
+from venice_keys_mcp.tools.views import key_line, now_utc, render_line
+from venice_keys_mcp.venice import ApiKey, UpdateKeyRequest, VeniceError
+from venice_keys_mcp.venice.models import LimitsInput
+
+ACTION = "patch_key"
+Removable = Literal["usd_limit", "diem_limit", "expires_at"]
+
+
+def planned(args: dict[str, Any]) -> dict[str, Any]:
+    """The requested new values by field; `None` means remove. Unmentioned fields are absent."""
+    remove = set(args.get("remove") or ())
+    new: dict[str, Any] = {}
+    for field in ("description", "usd_limit", "diem_limit", "limit_period", "model_privacy", "expires_at"):
+        value = args.get(field)
+        if field in remove and value is not None:
+            raise ToolError(f"{field} is both set and listed in remove; choose one.")
+        if field in remove:
+            new[field] = None
+        elif value is not None:
+            new[field] = value
+    if not new:
+        raise ToolError("Nothing to change: give at least one field, or name a cap or expires_at in remove.")
+    return new
+
+
+def before_values(k: ApiKey) -> dict[str, Any]:
+    return {
+        "usd": k.consumption_limits.usd,
+        "diem": k.consumption_limits.diem,
+        "expires_at": k.expires_at,
+        "model_privacy": k.model_privacy,
+        "limit_period": k.limit_period,
+    }
+
+
+def after_values(new: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "usd_limit" in new:
+        out["usd"] = new["usd_limit"]
+    if "diem_limit" in new:
+        out["diem"] = new["diem_limit"]
+    if "expires_at" in new:
+        out["expires_at"] = parse_expiry(new["expires_at"])
+    for f in ("model_privacy", "limit_period"):
+        if f in new:
+            out[f] = new[f]
+    return out
+
+
+def describe(new: dict[str, Any], k: ApiKey) -> list[str]:
+    lines = []
+    for field, value in new.items():
+        if value is None:
+            lines.append(f"remove {field} (was {_was(field, k)})")
+        else:
+            shown = fence(value) if field == "description" else value
+            lines.append(f"{field}: {_was(field, k)} -> {shown}")
+    return lines
+
+
+def _was(field: str, k: ApiKey) -> str:
+    v = {
+        "description": fence(k.description),
+        "usd_limit": k.consumption_limits.usd,
+        "diem_limit": k.consumption_limits.diem,
+        "limit_period": k.limit_period,
+        "model_privacy": k.model_privacy,
+        "expires_at": k.expires_at.strftime("%Y-%m-%dT%H:%MZ") if k.expires_at else None,
+    }[field]
+    return "none" if v is None else str(v)
+
+
+def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
+    def vet(key: ApiKey, new: dict[str, Any]) -> list[str]:
+        """Policy first (may refuse), then what widens (needs confirmation)."""
+        after = after_values(new)
+        check_update(
+            rt.policy,
+            key_id=key.id,
+            key_last6=key.last6,
+            new_usd=after.get("usd", UNSET),
+            new_diem=after.get("diem", UNSET),
+            new_expires_at=after.get("expires_at", UNSET),
+            widens=bool(describe_widening(before_values(key), after)),
+            now=now_utc(),
+        )
+        return describe_widening(before_values(key), after)
+
+    async def gate(
+        key_id: str,
+        description: str | None,
+        usd_limit: float | None,
+        diem_limit: float | None,
+        limit_period: str | None,
+        model_privacy: str | None,
+        expires_at: str | None,
+        remove: list[str],
+        confirmation_token: str | None,
+        ctx: Context[Any, Any],
+    ) -> Gate | Elicit[ApproveForm]:
+        args = dict(key_id=key_id, description=description, usd_limit=usd_limit, diem_limit=diem_limit,
+                    limit_period=limit_period, model_privacy=model_privacy, expires_at=expires_at,
+                    remove=sorted(remove))
+        new = planned(args)
+        try:
+            key = await rt.client.get_key(key_id)
+        except VeniceError as exc:
+            raise ToolError(str(exc)) from None
+        try:
+            widening = vet(key, new)
+        except PolicyRefusal as exc:
+            return Gate(decision="refused", method="policy", reason=str(exc))
+        if not widening:
+            return Gate(decision="proceed", method="not_needed")
+        message = (f"Widen key {fence(key.description)} (…{key.last6})?\n" + "\n".join(widening))
+        return confirmer.gate(ctx, action=ACTION, args=args, token=confirmation_token, message=message,
+                              form=ApproveForm)
+
+    @server.tool(title="Update an API key", annotations=UPDATE)
+    @venice_errors
+    async def patch_key(
+        key_id: KeyId,
+        confirmation: Annotated[ElicitationResult[ApproveForm], Resolve(gate)],
+        description: Annotated[str | None, Field(min_length=1, max_length=64)] = None,
+        usd_limit: Limit = None,
+        diem_limit: Limit = None,
+        limit_period: Period | None = None,
+        model_privacy: Privacy | None = None,
+        expires_at: Expiry = None,
+        remove: Annotated[list[Removable], Field(max_length=3, description="Caps/expiry to remove")] = [],  # noqa: B006
+        confirmation_token: Token = None,
+    ) -> Annotated[CallToolResult, PatchResult]:
+        """Change a key's description, caps, period, privacy or expiry; omitted fields stay as they are.
+
+        Widening changes (raise/remove a cap, extend/remove expiry, wider privacy) need the user's confirmation.
+        """
+        args: dict[str, Any] = dict(key_id=key_id, description=description, usd_limit=usd_limit,
+                                    diem_limit=diem_limit, limit_period=limit_period, model_privacy=model_privacy,
+                                    expires_at=expires_at, remove=sorted(remove))
+        new = planned(args)
+        key = await rt.client.get_key(key_id)
+        changes = describe(new, key)
+        decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
+        if not decision.go:
+            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome=decision.status,
+                   detail=decision.reason)
+            if decision.status == "refused" and decision.method == "policy":
+                raise ToolError(decision.reason)
+            preview = Preview(action="update", key=key_line(key), changes=changes)
+            if decision.status == "confirmation_required":
+                out = PatchResult(status="confirmation_required", key_id=key_id, changes=changes, preview=preview,
+                                  message="Confirmation required; nothing changed.",
+                                  confirmation_token=rt.tokens.issue(ACTION, args))
+                return result(out, needs_token_text("change", preview, decision.reason))
+            out = PatchResult(status=decision.status, key_id=key_id, changes=changes,
+                              message=decision.reason or "Nothing changed.")
+            return result(out, f"Not changed ({decision.status}). {out.message}")
+        try:
+            updated = await rt.client.update_key(_request(key_id, new))
+        except VeniceError as exc:
+            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="failed",
+                   detail=str(exc))
+            raise
+        record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="updated",
+               detail="; ".join(changes))
+        line = key_line(updated)
+        out = PatchResult(status="updated", key_id=key_id, changes=changes, key=line,
+                          message=f"Updated key …{updated.last6}: " + "; ".join(changes))
+        return result(out, out.message + "\n" + render_line(line))
+
+
+def _request(key_id: str, new: dict[str, Any]) -> UpdateKeyRequest:
+    fields: dict[str, Any] = {"id": key_id}
+    limits = {k.removesuffix("_limit"): new[k] for k in ("usd_limit", "diem_limit") if k in new}
+    if limits:
+        fields["consumption_limit"] = LimitsInput(**limits)
+    for name in ("description", "limit_period", "model_privacy", "expires_at"):
+        if name in new:
+            fields[name] = new[name]
+    return UpdateKeyRequest(**fields)

@@ -1,0 +1,131 @@
+"""`revoke_key`: destructive, always confirmed by a human, never of the server's own key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.confirm import Confirmer, Gate, RevokeForm
+from venice_keys_mcp.safety.fencing import fence
+from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
+from venice_keys_mcp.tools.common import DESTRUCTIVE, result, venice_errors
+from venice_keys_mcp.tools.keys import KeyId
+from venice_keys_mcp.tools.outcomes import Preview, WriteResult, needs_token_text, record
+from venice_keys_mcp.tools.views import KeyLine, key_line, render_line
+from venice_keys_mcp.venice import ApiKey, KeyNotFound, OutcomeUnknown, VeniceError
+
+ACTION = "revoke_key"
+
+
+def revoke_preview(k: ApiKey) -> Preview:
+    line = key_line(k)
+    return Preview(action="revoke", key=line, changes=[f"Revoke at once: {render_line(line)}"])
+
+
+def revoke_message(line: KeyLine) -> str:
+    used = f"last used {line.last_used}" if line.last_used else "never used"
+    return (
+        f"Revoke {line.type} key {fence(line.description)} (…{line.last6}, {used})? "
+        "Anything using it stops working at once and this cannot be undone. "
+        "Type the key's last six characters to confirm."
+    )
+
+
+def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
+    async def gate(key_id: str, confirmation_token: str | None, ctx: Context[Any, Any]) -> Gate | Elicit[RevokeForm]:
+        try:
+            key = await rt.client.get_key(key_id)
+        except VeniceError as exc:
+            raise ToolError(str(exc)) from None
+        try:
+            check_revoke(rt.policy, key_id=key.id, key_last6=key.last6)
+        except PolicyRefusal as exc:
+            return Gate(decision="refused", method="policy", reason=str(exc))
+        return confirmer.gate(
+            ctx,
+            action=ACTION,
+            args={"key_id": key_id},
+            token=confirmation_token,
+            message=revoke_message(key_line(key)),
+            form=RevokeForm,
+        )
+
+    @server.tool(title="Revoke an API key", annotations=DESTRUCTIVE)
+    @venice_errors
+    async def revoke_key(
+        key_id: KeyId,
+        confirmation: Annotated[ElicitationResult[RevokeForm], Resolve(gate)],
+        confirmation_token: Annotated[
+            str | None, Field(max_length=512, description="Only after the user approved a preview")
+        ] = None,
+    ) -> Annotated[CallToolResult, WriteResult]:
+        """Revoke (delete) an API key at once; the user must confirm first.
+
+        The server's own key cannot be revoked. Without a confirmation form in the host,
+        the first call returns a preview and a token for a second call.
+        """
+        args = {"key_id": key_id}
+        try:
+            key = await rt.client.get_key(key_id)
+        except KeyNotFound:
+            record(rt, tool=ACTION, key_id=key_id, args=args, method="n/a", outcome="already_gone")
+            out = WriteResult(status="already_gone", key_id=key_id, message="No such key (already revoked?).")
+            return result(out, out.message)
+        decision = confirmer.settle(
+            confirmation, action=ACTION, args=args, token=confirmation_token, expect_last6=key.last6
+        )
+        if not decision.go:
+            preview = revoke_preview(key)
+            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome=decision.status,
+                   detail=decision.reason)
+            if decision.status == "confirmation_required":
+                out = WriteResult(
+                    status="confirmation_required",
+                    key_id=key_id,
+                    message="Confirmation required; nothing revoked.",
+                    confirmation_token=rt.tokens.issue(ACTION, args),
+                    preview=preview,
+                )
+                return result(out, needs_token_text("revoke", preview, decision.reason))
+            out = WriteResult(status=decision.status, key_id=key_id, message=decision.reason or "Nothing revoked.")
+            return result(out, f"Not revoked ({decision.status}). {out.message}")
+        try:
+            await rt.client.delete_key(key_id)
+        except OutcomeUnknown:
+            return await _reconcile(rt, key_id, args, decision.method)
+        except VeniceError as exc:
+            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="failed",
+                   detail=str(exc))
+            raise
+        record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="revoked")
+        out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
+        return result(out, out.message)
+
+
+async def _reconcile(rt: Runtime, key_id: str, args: dict[str, object], method: str) -> CallToolResult:
+    """The delete was sent but no answer came: look, don't resend."""
+    try:
+        await rt.client.get_key(key_id)
+    except KeyNotFound:
+        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="revoked",
+               detail="connection dropped; confirmed gone by reading back")
+        out = WriteResult(status="revoked", key_id=key_id,
+                          message="The connection dropped, but reading back shows the key is revoked.")
+        return result(out, out.message)
+    except VeniceError as exc:
+        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="outcome_unknown", detail=str(exc))
+        out = WriteResult(status="outcome_unknown", key_id=key_id,
+                          message="The connection dropped and Venice could not be asked whether the key is gone; "
+                          "check with get_key before trying again.")
+        return result(out, out.message)
+    record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="not_revoked",
+           detail="connection dropped; key still present")
+    out = WriteResult(status="not_revoked", key_id=key_id,
+                      message="The connection dropped and the key is still there: it was NOT revoked. "
+                      "Call revoke_key again to retry.")
+    return result(out, out.message)

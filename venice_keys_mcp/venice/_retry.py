@@ -1,0 +1,66 @@
+"""When a read is tried again, and how long to wait: jittered exponential backoff in a budget.
+
+Only the client's GET requests use this. A create, update or delete is never resent:
+its outcome may be unknown, and resending could make a second key or revoke twice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+#: Statuses after which a read is tried again (429 only when it is not an abuse block).
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and for how long a read is retried.
+
+    `max_attempts` counts the first try; `total_budget` (seconds) bounds the whole call,
+    waits included: a retry that could not finish inside it is not started.
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.2
+    max_delay: float = 2.0
+    total_budget: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.base_delay, self.max_delay, self.total_budget) < 0:
+            raise ValueError("delays and budget must not be negative")
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that tries once: for callers that do their own retrying."""
+        return cls(max_attempts=1)
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The wait after failed attempt number `attempt` (1-based): "equal jitter".
+
+        Half of the exponential step is fixed and half is random, so concurrent callers
+        spread out yet every wait still grows.
+        """
+        step = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return step / 2 + (rng or random).uniform(0, step / 2)
+
+
+@dataclass
+class Budget:
+    """The time left for one call under a policy, on the monotonic clock."""
+
+    policy: RetryPolicy
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        return self.policy.total_budget - self.elapsed()
+
+    def allows(self, attempts_made: int, wait: float) -> bool:
+        """Whether another attempt may start after waiting `wait` seconds."""
+        return attempts_made < self.policy.max_attempts and wait < self.remaining()
