@@ -7,6 +7,7 @@ in every agent's context, at every session.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 
@@ -71,7 +72,8 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
 
 def _compact(server: MCPServer) -> None:
     for tool in server._tool_manager.list_tools():
+        tool.description = inspect.cleandoc(tool.description or "")
         tool.parameters = compact_schema(tool.parameters)
         meta = tool.fn_metadata
         if meta.output_schema is not None:
-            meta.output_schema = compact_schema(meta.output_schema)
+            meta.output_schema = compact_schema(meta.output_schema, output=True)

@@ -140,3 +140,21 @@ def slow(seconds: float) -> Callable[[httpx2.Request], Awaitable[None]]:
         await anyio.sleep(seconds)
 
     return stall
+
+
+class CountingTransport(httpx2.AsyncBaseTransport):
+    """Wraps a real transport and records every request that reaches it."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport | None = None) -> None:
+        self.inner = inner or httpx2.AsyncHTTPTransport()
+        self.sent: list[tuple[str, str]] = []
+
+    def count(self, method: str | None = None) -> int:
+        return sum(1 for m, _ in self.sent if method is None or m == method)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent.append((request.method, request.url.path))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

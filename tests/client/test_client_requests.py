@@ -138,7 +138,9 @@ async def test_last_rate_limit_comes_from_the_last_response_headers(venice: Fake
         "delete_key",
     ],
 )
-async def test_routes_that_need_a_key_raise_not_configured_before_sending(venice: FakeVenice, call: str) -> None:
+async def test_routes_that_need_a_key_raise_not_configured_before_sending(
+    venice: FakeVenice, call: str
+) -> None:
     args = {
         "get_key": (KEY_ID,),
         "delete_key": (KEY_ID,),
@@ -177,7 +179,9 @@ async def test_invalid_request_models_are_refused_before_any_request(build: obje
         build()  # type: ignore[operator]
 
 
-@pytest.mark.parametrize("bad_id", ["", " ", "..", "x" * 129, "id\nwith newline", "VENICE_ADMIN_KEY_oops1234"])
+@pytest.mark.parametrize(
+    "bad_id", ["", " ", "..", "x" * 129, "id\nwith newline", "VENICE_ADMIN_KEY_oops1234"]
+)
 async def test_bad_key_ids_are_refused_before_any_request(venice: FakeVenice, bad_id: str) -> None:
     async with venice.client() as client:
         for call in (client.get_key, client.delete_key):
@@ -203,7 +207,9 @@ def test_client_repr_shows_neither_key_nor_url_credentials() -> None:
 
 
 async def test_created_key_parses_the_documented_create_shape(venice: FakeVenice) -> None:
-    venice.reply(answer(200, {"success": True, "data": {**CREATED_JSON, "expiresAt": "2026-05-01T00:00:00.000Z"}}))
+    venice.reply(
+        answer(200, {"success": True, "data": {**CREATED_JSON, "expiresAt": "2026-05-01T00:00:00.000Z"}})
+    )
     async with venice.client() as client:
         created = await client.create_key(CreateKeyRequest(api_key_type="INFERENCE", description="new key"))
     assert created.expires_at == datetime(2026, 5, 1, tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""The safety layer: confirmation, secrets, policy, audit and untrusted-text fencing."""

@@ -38,9 +38,7 @@ def _default(value: Any) -> Any:
 
 def canonical_json(value: object) -> str:
     """Sorted keys, no whitespace, UTF-8 kept: the same value always gives the same text."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sys
 import threading
@@ -40,11 +41,13 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._canonical import canonical_json, sha256_hex
+from ._fs import fsync_dir, make_private_dirs, write_all
 from .secrets import Scrubber
 
 __all__ = [
     "GENESIS",
     "AuditEntry",
+    "AuditError",
     "AuditLog",
     "VerifyReport",
     "default_audit_path",
@@ -53,11 +56,24 @@ __all__ = [
     "verify",
 ]
 
+_log = logging.getLogger(__name__)
+
 AUDIT_LOG_ENV = "VENICE_KEYS_AUDIT_LOG"
 GENESIS = "0" * 64
 #: `recent` never reads more than this from the end of the log.
 MAX_TAIL_BYTES = 5 * 1024 * 1024
 _CHUNK = 64 * 1024
+
+
+class AuditError(Exception):
+    """An entry could not be written; the change it describes has no trace yet."""
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        super().__init__(
+            f"could not write the audit log {path}: {cause.strerror or cause}. Check its permissions and "
+            f"free space, or point {AUDIT_LOG_ENV} elsewhere."
+        )
+        self.path = path
 
 
 class AuditEntry(BaseModel):
@@ -122,11 +138,12 @@ def _write_head(path: Path, seq: int, line_hash: str) -> None:
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, json.dumps({"seq": seq, "hash": line_hash}).encode() + b"\n")
+        write_all(fd, json.dumps({"seq": seq, "hash": line_hash}).encode() + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, target)
+    fsync_dir(target.parent)
 
 
 def _tail_lines(fd: int, size: int, limit: int = MAX_TAIL_BYTES) -> Iterator[bytes]:
@@ -188,7 +205,10 @@ class AuditLog:
         scrub = self._scrubber.scrub
         digest = "sha256:" + sha256_hex(canonical_json(self._scrubber.scrub_obj(dict(args))))
         with self._lock:
-            fd = self._open()
+            try:
+                fd = self._open()
+            except OSError as exc:
+                raise AuditError(self.path, exc) from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 size = os.fstat(fd).st_size
@@ -208,9 +228,18 @@ class AuditLog:
                 line = entry.model_dump_json().encode("utf-8")
                 # After a torn write the file ends mid-line; start a fresh line.
                 torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-                os.write(fd, (b"\n" if torn else b"") + line + b"\n")
+                write_all(fd, (b"\n" if torn else b"") + line + b"\n")
                 os.fsync(fd)
-                _write_head(self.path, entry.seq, sha256_hex(line))
+                if size == 0:
+                    fsync_dir(self.path.parent)  # a new file's name must survive a crash too
+                # Still under the lock, so heads are written in entry order. The entry is
+                # already durable; a stale head only weakens the tail-deletion check.
+                try:
+                    _write_head(self.path, entry.seq, sha256_hex(line))
+                except OSError as exc:
+                    _log.warning("could not update %s: %s", head_path(self.path), exc.strerror or exc)
+            except OSError as exc:
+                raise AuditError(self.path, exc) from exc
             finally:
                 os.close(fd)  # also releases the flock
         return entry
@@ -236,11 +265,8 @@ class AuditLog:
         return newest_first[::-1]
 
     def _open(self) -> int:
-        parent = self.path.parent
-        if not parent.exists():
-            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(self.path, flags, 0o600)
+        make_private_dirs(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             if os.fstat(fd).st_mode & 0o077:
                 os.fchmod(fd, 0o600)
@@ -275,7 +301,9 @@ def verify(path: Path) -> VerifyReport:
     head_line_hash: str | None = None
 
     def broken(line_no: int, reason: str) -> VerifyReport:
-        return VerifyReport(ok=False, entries=count, first_broken_line=line_no, reason=f"line {line_no}: {reason}")
+        return VerifyReport(
+            ok=False, entries=count, first_broken_line=line_no, reason=f"line {line_no}: {reason}"
+        )
 
     with path.open("rb") as f:
         for line_no, raw in enumerate(f, start=1):
@@ -289,7 +317,9 @@ def verify(path: Path) -> VerifyReport:
             try:
                 json.loads(line)
             except ValueError:
-                return broken(line_no, "not valid JSON — the line was cut short by a crash or changed by hand")
+                return broken(
+                    line_no, "not valid JSON — the line was cut short by a crash or changed by hand"
+                )
             entry = _parse_entry(line)
             if entry is None:
                 return broken(line_no, "fields are missing or malformed — the entry was changed by hand")
@@ -308,7 +338,8 @@ def verify(path: Path) -> VerifyReport:
                     )
                 return broken(
                     line_no,
-                    f"entry #{entry.seq} comes after #{prev_seq} — entries were reordered, duplicated or inserted",
+                    f"entry #{entry.seq} comes after #{prev_seq} — entries were reordered, duplicated "
+                    "or inserted",
                 )
             if entry.prev != prev_hash:
                 return broken(
@@ -323,6 +354,14 @@ def verify(path: Path) -> VerifyReport:
 
     if head is None:
         note = f"no head file ({head_path(path).name}), so deletion of the newest entries cannot be ruled out"
+    elif head[0] > prev_seq and count == 0:
+        return VerifyReport(
+            ok=False,
+            entries=0,
+            first_broken_line=1,
+            reason=f"line 1: missing — the log is empty but the head file records entry #{head[0]}; "
+            "its entries were deleted",
+        )
     elif head[0] > prev_seq:
         return VerifyReport(
             ok=False,

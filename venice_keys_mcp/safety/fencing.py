@@ -45,7 +45,9 @@ def _clean(text: str) -> str:
     # Removing a character can leave a pair NFKC would compose; repeat until stable.
     for _ in range(4):
         normalized = _normalize(text)
-        kept = "".join(" " if ch.isspace() else ch for ch in normalized if ch.isspace() or not is_invisible(ch))
+        kept = "".join(
+            " " if ch.isspace() else ch for ch in normalized if ch.isspace() or not is_invisible(ch)
+        )
         kept = " ".join(kept.split())
         if kept == text:
             break

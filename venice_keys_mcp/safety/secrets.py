@@ -9,6 +9,7 @@ that nothing else can read or replace.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -22,6 +23,8 @@ from typing import Any
 
 import platformdirs
 from pydantic import BaseModel
+
+from ._fs import make_private_dirs, write_all
 
 __all__ = [
     "REDACTED",
@@ -75,7 +78,8 @@ class Scrubber:
             literals = self._literals | {secret}
             # Longest first, so a secret that contains another is removed whole.
             alternation = "|".join(re.escape(s) for s in sorted(literals, key=len, reverse=True))
-            # Publish both in one assignment each; readers take a snapshot of the regex.
+            # Readers use `_literal_re` without the lock: reading one attribute is atomic,
+            # so they see the old pattern or the new one, never half of one.
             self._literals = literals
             self._literal_re = re.compile(alternation)
 
@@ -148,6 +152,9 @@ def _scrub_record(record: logging.LogRecord, scrubber: Scrubber) -> None:
             setattr(record, name, scrubber.scrub(value))
 
 
+_installed: list[LogScrubber] = []
+
+
 class LogScrubber(logging.Filter):
     """A logging filter that scrubs every record it sees; installed by `install_log_scrubber`."""
 
@@ -167,6 +174,8 @@ class LogScrubber(logging.Filter):
     def uninstall(self) -> None:
         """Remove the filter everywhere it was added and stop scrubbing new records."""
         self._active = False
+        if self in _installed:
+            _installed.remove(self)
         root = logging.getLogger()
         root.removeFilter(self)
         for handler in self._handlers:
@@ -186,6 +195,9 @@ def install_log_scrubber(scrubber: Scrubber) -> LogScrubber:
     the root logger and its current handlers, to catch fields (`extra=...`) that are set
     after the factory runs.
     """
+    for existing in _installed:
+        if existing.scrubber is scrubber and existing._active:
+            return existing  # installing twice would scrub every record twice
     log_filter = LogScrubber(scrubber)
     previous = logging.getLogRecordFactory()
 
@@ -202,6 +214,7 @@ def install_log_scrubber(scrubber: Scrubber) -> LogScrubber:
     for handler in list(root.handlers):
         handler.addFilter(log_filter)
         log_filter._handlers.append(handler)
+    _installed.append(log_filter)
     return log_filter
 
 
@@ -235,26 +248,10 @@ def _cause(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def _make_private_dirs(directory: Path) -> None:
-    """Create `directory` and any missing parents with mode 0700."""
-    missing: list[Path] = []
-    current = directory
-    while not os.path.lexists(current):
-        missing.append(current)
-        if current.parent == current:
-            break
-        current = current.parent
-    for path in reversed(missing):
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass  # another process made it first; it is checked below
-
-
 def _open_private_dir(directory: Path) -> int:
     """Open `directory` as ours and at most 0700, or refuse with a reason."""
     try:
-        _make_private_dirs(directory)
+        make_private_dirs(directory)
         info = os.lstat(directory)
     except OSError as exc:
         raise SecretDeliveryError(
@@ -273,7 +270,9 @@ def _open_private_dir(directory: Path) -> int:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         reason = "it is a symlink" if exc.errno == errno.ELOOP else _cause(exc)
-        raise SecretDeliveryError(f"could not open the secrets directory {directory}: {reason}", directory) from exc
+        raise SecretDeliveryError(
+            f"could not open the secrets directory {directory}: {reason}", directory
+        ) from exc
     try:
         info = os.fstat(fd)
         if info.st_uid != os.geteuid():
@@ -296,12 +295,6 @@ def _open_private_dir(directory: Path) -> int:
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def deliver_secret(
     directory: Path, key_id: str, secret: str, *, meta: Mapping[str, str] | None = None
 ) -> Path:
@@ -317,7 +310,9 @@ def deliver_secret(
     name = _file_name(key_id)
     path = directory / name
     if not secret or "\n" in secret or "\r" in secret:
-        raise SecretDeliveryError(f"refusing to write {path}: the secret is empty or spans several lines", path)
+        raise SecretDeliveryError(
+            f"refusing to write {path}: the secret is empty or spans several lines", path
+        )
 
     # Comment lines carry context only; scrub them so no other secret lands in the file.
     scrubber = Scrubber([secret])
@@ -339,17 +334,15 @@ def deliver_secret(
         try:
             try:
                 os.fchmod(fd, 0o600)  # the umask may have removed bits we need
-                _write_all(fd, content.encode("utf-8"))
+                write_all(fd, content.encode("utf-8"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
             os.fsync(dir_fd)
         except OSError as exc:
             # A half-written file would look like a delivered secret; remove it.
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(name, dir_fd=dir_fd)
-            except OSError:
-                pass
             raise SecretDeliveryError(f"could not write the secret to {path}: {_cause(exc)}", path) from exc
     finally:
         os.close(dir_fd)

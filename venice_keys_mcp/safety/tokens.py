@@ -37,6 +37,8 @@ __all__ = ["ConfirmationTokens", "TokenVerdict", "load_signing_key"]
 SIGNING_KEY_ENV = "VENICE_KEYS_SIGNING_KEY"
 MIN_KEY_BYTES = 32
 _VERSION = "v1"
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 VerdictCode = Literal[
     "ok", "missing", "malformed", "forged", "expired", "wrong_action", "wrong_arguments", "replayed"
@@ -56,7 +58,11 @@ def _b64encode(data: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode unpadded base64url; an impossible length decodes to nothing (never a match)."""
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        return b""
 
 
 def _args_digest(args: Mapping[str, object]) -> str:
@@ -122,20 +128,23 @@ class ConfirmationTokens:
                 "repeat the call with the token from the preview",
             )
         parts = token.strip().split(".")
-        if len(parts) != 3 or parts[0] != _VERSION:
-            return _refuse("malformed", "the confirmation token is malformed; copy it exactly as it was given")
+        if len(parts) != 3 or parts[0] != _VERSION or not all(_B64URL.fullmatch(p) for p in parts[1:]):
+            return _refuse(
+                "malformed", "the confirmation token is malformed; copy it exactly as it was given"
+            )
         body = f"{parts[0]}.{parts[1]}"
-        try:
-            mac = _b64decode(parts[2])
-            payload = json.loads(_b64decode(parts[1]))
-        except (binascii.Error, ValueError):
-            return _refuse("malformed", "the confirmation token is malformed; copy it exactly as it was given")
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not hmac.compare_digest(_b64decode(parts[2]), self._mac(body)):
             if self.configured:
                 why = "its signature does not match: it was altered, or signed with a different key"
             else:
                 why = "it was issued by another server process (restart?) or altered"
-            return _refuse("forged", f"the confirmation token is not valid here: {why}; ask for a fresh preview")
+            return _refuse(
+                "forged", f"the confirmation token is not valid here: {why}; ask for a fresh preview"
+            )
+        try:
+            payload = json.loads(_b64decode(parts[1]))
+        except ValueError:
+            payload = None
         if not (
             isinstance(payload, dict)
             and isinstance(payload.get("a"), str)
@@ -143,7 +152,9 @@ class ConfirmationTokens:
             and isinstance(payload.get("exp"), int)
             and isinstance(payload.get("n"), str)
         ):
-            return _refuse("malformed", "the confirmation token is malformed; copy it exactly as it was given")
+            return _refuse(
+                "malformed", "the confirmation token is malformed; copy it exactly as it was given"
+            )
         now = self._clock()
         if payload["exp"] <= now:
             when = datetime.fromtimestamp(payload["exp"], UTC).strftime("%H:%M:%S UTC")
@@ -155,8 +166,8 @@ class ConfirmationTokens:
         if payload["a"] != action:
             return _refuse(
                 "wrong_action",
-                f"this token was issued for a different action ({_short(payload['a'])}), not {_short(action)}; "
-                "it confirms only the action it was issued for",
+                f"this token was issued for a different action ({_short(payload['a'])}), "
+                f"not {_short(action)}; it confirms only the action it was issued for",
             )
         if payload["d"] != _args_digest(args):
             return _refuse(
@@ -192,9 +203,6 @@ def _short(action: str) -> str:
     return repr(action[:40])
 
 
-_HEX = re.compile(r"[0-9a-fA-F]+")
-
-
 def load_signing_key(value: str | None) -> tuple[bytes, bool]:
     """The token signing key and whether it was configured (else a fresh per-process key).
 
@@ -209,12 +217,16 @@ def load_signing_key(value: str | None) -> tuple[bytes, bool]:
         key = bytes.fromhex(text)
     else:
         try:
-            key = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+            key = base64.b64decode(
+                text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+            )
         except (binascii.Error, ValueError):
             key = None
-    hint = "generate one with: python -c \"import secrets; print(secrets.token_hex(32))\""
+    hint = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
     if key is None:
         raise ValueError(f"{SIGNING_KEY_ENV} is neither hex nor base64; {hint}")
     if len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"{SIGNING_KEY_ENV} is only {len(key)} bytes long; it needs at least {MIN_KEY_BYTES}. {hint}")
+        raise ValueError(
+            f"{SIGNING_KEY_ENV} is only {len(key)} bytes long; it needs at least {MIN_KEY_BYTES}. {hint}"
+        )
     return key, True

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from venice_keys_mcp.sandbox.state import RateWindows
 from venice_keys_mcp.sandbox.wire import ApiError, iso, read_json, sandbox_state
 
 _FAULT_FIELDS = {
@@ -75,6 +76,37 @@ async def clear_faults(request: Request) -> JSONResponse:
     return JSONResponse({"success": True})
 
 
+_LIMITS = (
+    "request_budget",
+    "create_limit_per_minute",
+    "max_active_keys",
+    "abuse_threshold",
+    "abuse_window_seconds",
+    "abuse_block_seconds",
+    "failed_requests_threshold",
+)
+
+
+async def limits(request: Request) -> JSONResponse:
+    """Read or change the limits (e.g. raise the abuse threshold for a long shared session)."""
+    state = sandbox_state(request)
+    if request.method == "POST":
+        body = await read_json(request)
+        if not isinstance(body, dict) or set(body) - set(_LIMITS):
+            raise ApiError(400, f"Send an object with any of: {', '.join(_LIMITS)}.")
+        for name, value in body.items():
+            if type(value) not in (int, float) or value < 0:
+                raise ApiError(400, f"'{name}' must be a number, zero or more.")
+            setattr(state, name, type(getattr(state, name))(value))
+    return JSONResponse({name: getattr(state, name) for name in _LIMITS})
+
+
+async def reset_windows(request: Request) -> JSONResponse:
+    """Forget request budgets, failure counts, abuse blocks and creation windows."""
+    sandbox_state(request).windows = RateWindows()
+    return JSONResponse({"success": True})
+
+
 async def move_clock(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     body = await read_json(request)
@@ -88,5 +120,10 @@ async def health(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     active = len(state.active_keys(state.demo.account_id)) if state.has_demo else 0
     return JSONResponse(
-        {"ok": True, "now": iso(state.now()), "activeKeys": active, "pendingFaults": len(state.faults.pending)}
+        {
+            "ok": True,
+            "now": iso(state.now()),
+            "activeKeys": active,
+            "pendingFaults": len(state.faults.pending),
+        }
     )

@@ -52,7 +52,8 @@ class Fault:
         want, got = _segments(self.path), _segments(path)
         if len(want) != len(got):
             return False
-        return all(w == g or w == "*" or (w.startswith("{") and w.endswith("}")) for w, g in zip(want, got))
+        wild = {i for i, w in enumerate(want) if w == "*" or (w.startswith("{") and w.endswith("}"))}
+        return all(i in wild or w == g for i, (w, g) in enumerate(zip(want, got, strict=True)))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,10 @@ class FaultPlan:
         headers: dict[str, str] | None = None,
         times: int = 1,
     ) -> Fault:
+        if not isinstance(times, int) or isinstance(times, bool):
+            raise ValueError("times must be a whole number")
+        if status is not None and (not isinstance(status, int) or isinstance(status, bool)):
+            raise ValueError("status must be a whole number")
         if drop not in (None, "before", "after"):
             raise ValueError("drop must be 'before', 'after' or None")
         if status is not None and not 100 <= status <= 599:
@@ -181,14 +186,19 @@ class FaultInjector:
         if fault is None:
             await self.app(scope, receive, send)
             return
-        scope["sandbox.fault"] = True  # injected failures do not count toward the abuse block
+        if fault.status is not None:
+            scope["sandbox.fault"] = True  # injected failures do not count toward the abuse block
         if fault.latency:
             await anyio.sleep(fault.latency)
         if fault.drop == "before":
             await send_dropped(send, "before")
             return
         if fault.status is not None:
-            status, headers, body = fault.status, [(b"content-type", b"application/json")], _error_body(fault.status)
+            status, headers, body = (
+                fault.status,
+                [(b"content-type", b"application/json")],
+                _error_body(fault.status),
+            )
             if fault.status == 429:
                 reset = int(self.state.now().timestamp()) + 3
                 headers += [

@@ -73,12 +73,16 @@ class RateGuard:
             await _send_json(send, 429, ABUSE_MESSAGE, (limit, remaining, unix_ceil(blocked)))
             return
         if remaining < 0:
-            await _send_json(send, 429, "Rate limit exceeded: too many requests. Try again later.", (limit, 0, reset))
+            await _send_json(
+                send, 429, "Rate limit exceeded: too many requests. Try again later.", (limit, 0, reset)
+            )
             self._record(scope, caller, 429, now)
             return
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _send_json(send, 413, "Request body is too large (the limit is 1 MiB).", (limit, remaining, reset))
+            await _send_json(
+                send, 413, "Request body is too large (the limit is 1 MiB).", (limit, remaining, reset)
+            )
             self._record(scope, caller, 413, now)
             return
 
@@ -142,10 +146,12 @@ class RateGuard:
             self.state.changed()
 
 
-def _with_rate_headers(headers: list[tuple[bytes, bytes]], values: tuple[int, int, int]) -> list[tuple[bytes, bytes]]:
+def _with_rate_headers(
+    headers: list[tuple[bytes, bytes]], values: tuple[int, int, int]
+) -> list[tuple[bytes, bytes]]:
     names = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
     present = {bytes(k).lower() for k, _ in headers}
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         if name not in present:
             headers.append((name, str(max(0, value)).encode()))
     return headers
@@ -154,5 +160,7 @@ def _with_rate_headers(headers: list[tuple[bytes, bytes]], values: tuple[int, in
 async def _send_json(send: Any, status: int, message: str, rate: tuple[int, int, int]) -> None:
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": _with_rate_headers(headers, rate)})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": _with_rate_headers(headers, rate)}
+    )
     await send({"type": "http.response.body", "body": body})

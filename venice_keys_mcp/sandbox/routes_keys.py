@@ -49,7 +49,9 @@ def render_patched(key: StoredKey) -> dict[str, Any]:
 def render_listed(key: StoredKey) -> dict[str, Any]:
     """A key as list and get show it: masked, with usage; period usage only when capped."""
     out = render_patched(key)
-    out["usage"] = {"trailingSevenDays": {name: _usage(key.usage_7d[name]) for name in ("usd", "vcu", "diem")}}
+    out["usage"] = {
+        "trailingSevenDays": {name: _usage(key.usage_7d[name]) for name in ("usd", "vcu", "diem")}
+    }
     if key.limits["usd"] is not None or key.limits["diem"] is not None:
         out["currentPeriodUsage"] = {name: _usage(key.period_usage[name]) for name in ("usd", "diem")}
     return out
@@ -81,7 +83,9 @@ def admit_creation(state: SandboxState, account_id: str, request: Request) -> No
         set_rate_headers(request, limit, 0, reset)
         wait = max(1, reset - int(now.timestamp()))
         raise ApiError(
-            429, f"Rate limit exceeded: at most {limit} API key creations per minute. Try again in {wait} seconds."
+            429,
+            f"Rate limit exceeded: at most {limit} API key creations per minute. "
+            f"Try again in {wait} seconds.",
         )
     window.append(now)
     reset = unix_ceil(window[0] + CREATE_WINDOW)
@@ -116,7 +120,9 @@ def create_for_account(state: SandboxState, account: Account, body: dict[str, An
 async def list_keys(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     caller = authenticate(request, admin=True)
-    return JSONResponse({"object": "list", "data": [render_listed(k) for k in state.active_keys(caller.account_id)]})
+    return JSONResponse(
+        {"object": "list", "data": [render_listed(k) for k in state.active_keys(caller.account_id)]}
+    )
 
 
 async def get_key(request: Request) -> JSONResponse:

@@ -70,7 +70,13 @@ class Field:
 
 def _wrong_type(path: Path, expected: str, value: Any) -> dict[str, Any]:
     received = type_name(value)
-    return issue(path, "invalid_type", f"Expected {expected}, received {received}", expected=expected, received=received)
+    return issue(
+        path,
+        "invalid_type",
+        f"Expected {expected}, received {received}",
+        expected=expected,
+        received=received,
+    )
 
 
 def _unrecognized(path: Path, keys: list[str]) -> dict[str, Any]:
@@ -90,7 +96,9 @@ def check_body(body: Any, spec: dict[str, Field]) -> dict[str, Any]:
     for name, fld in spec.items():
         if name not in body:
             if fld.required:
-                issues.append(issue([name], "invalid_type", "Required", expected="string", received="undefined"))
+                issues.append(
+                    issue([name], "invalid_type", "Required", expected="string", received="undefined")
+                )
             continue
         before = len(issues)
         value = fld.check(body[name], [name], issues)
@@ -106,7 +114,9 @@ def one_of(*choices: str) -> Checker:
         if value not in choices or not isinstance(value, str):
             listed = " | ".join(f"'{c}'" for c in choices)
             issues.append(
-                issue(path, "invalid_enum_value", f"Invalid enum value. Expected {listed}, received '{value}'")
+                issue(
+                    path, "invalid_enum_value", f"Invalid enum value. Expected {listed}, received '{value}'"
+                )
             )
         return value
 
@@ -145,7 +155,11 @@ def expires(*, nullable: bool) -> Checker:
             issues.append(issue(path, "invalid_date", "Invalid date"))
             return None
         issues.append(
-            issue(path, "invalid_string", "Invalid date format: use '', YYYY-MM-DD or YYYY-MM-DDTHH:mm:ss[.sss]Z")
+            issue(
+                path,
+                "invalid_string",
+                "Invalid date format: use '', YYYY-MM-DD or YYYY-MM-DDTHH:mm:ss[.sss]Z",
+            )
         )
         return None
 

@@ -32,7 +32,9 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 INVALID_ADDRESS = "Invalid wallet address: expected a 0x-prefixed, 40-hex-digit EVM address."
 TOKEN_EXPIRED = "JWT has expired. Request a new token from GET /api_keys/generate_web3_key and sign it again."
-TOKEN_BAD_SIGNATURE = "JWT signature is invalid. Use the token exactly as GET /api_keys/generate_web3_key returned it."
+TOKEN_BAD_SIGNATURE = (
+    "JWT signature is invalid. Use the token exactly as GET /api_keys/generate_web3_key returned it."
+)
 TOKEN_BAD_CLAIMS = "JWT claims are invalid. Use a token from GET /api_keys/generate_web3_key."
 TOKEN_MALFORMED = "JWT is malformed. Use the token exactly as GET /api_keys/generate_web3_key returned it."
 SIGNATURE_MISMATCH = "Wallet signature does not match the address: sign the exact token with that wallet."

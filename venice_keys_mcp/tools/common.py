@@ -43,18 +43,50 @@ def result(model: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def compact_schema(schema: Any) -> Any:
-    """Drop pydantic's auto `title`s from a JSON schema: they repeat the names and cost context."""
-    if isinstance(schema, dict):
-        out: dict[str, Any] = {}
-        for k, v in schema.items():
-            if k == "title" and isinstance(v, str):
-                continue
-            if k in {"properties", "$defs", "definitions"} and isinstance(v, dict):
-                out[k] = {name: compact_schema(sub) for name, sub in v.items()}
-            else:
-                out[k] = compact_schema(v)
-        return out
-    if isinstance(schema, list):
-        return [compact_schema(s) for s in schema]
+def _drop_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf: [X, null]` with a null default is just an optional X: say so in fewer bytes."""
+    options = schema.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        rest = {k: v for k, v in schema.items() if k not in {"anyOf", "default"} or (k == "default" and v is not None)}
+        return {**other, **rest}
     return schema
+
+
+def _loose(schema: Any) -> Any:
+    """In an output schema a scalar field is named, not typed: `{}` (any) costs 2 bytes, not 17."""
+    if isinstance(schema, dict) and schema.get("type") in {"string", "number", "integer", "boolean"}:
+        return {}
+    return schema
+
+
+def compact_schema(schema: Any, *, output: bool = False) -> Any:
+    """Shrink a pydantic JSON schema without changing what it accepts.
+
+    Drops auto `title`s, folds optional-or-null into optional, and for output schemas
+    also drops defaults, descriptions and nested detail (`$defs` become plain objects):
+    the whole `tools/list` is paid for in every agent's context at every session.
+    """
+    if isinstance(schema, list):
+        return [compact_schema(s, output=output) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = _drop_null(schema)
+    out: dict[str, Any] = {}
+    for k, v in schema.items():
+        if k == "title" and isinstance(v, str):
+            continue
+        if output and k in {"default", "description", "$defs", "enum", "required", "format"}:
+            continue
+        if output and k == "$ref":
+            return {"type": "object"}
+        if k == "properties" and isinstance(v, dict):
+            out[k] = {name: _loose(compact_schema(sub, output=output)) if output else compact_schema(sub)
+                      for name, sub in v.items()}
+        elif k == "$defs" and isinstance(v, dict):
+            out[k] = {name: compact_schema(sub, output=output) for name, sub in v.items()}
+        else:
+            out[k] = compact_schema(v, output=output)
+    if output and "enum" in schema and "type" not in out:
+        out["type"] = "string"
+    return out

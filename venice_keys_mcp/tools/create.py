@@ -1,7 +1,5 @@
 """`create_key`: a new key whose secret goes to a 0600 file, never lost, never shown unasked."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated, Any, Literal
 
@@ -23,20 +21,19 @@ from venice_keys_mcp.venice import CreatedKey, CreateKeyRequest, OutcomeUnknown,
 from venice_keys_mcp.venice.models import LimitsInput
 
 ACTION = "create_key"
-EXPIRES_PATTERN = r"^$|^\d{4}-\d{2}-\d{2}$|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$"
+EXPIRES_PATTERN = r"^(\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{3})?Z)?)?$"
 CREATES_PER_MINUTE = 20
 MAX_ACTIVE_KEYS = 500
 
-Description = Annotated[str, Field(min_length=1, max_length=64, description="1-64 chars")]
+Description = Annotated[str, Field(min_length=1, max_length=64)]
 Limit = Annotated[float | None, Field(ge=0, le=9_999_999_999)]
 Period = Literal["EPOCH", "MONTH", "LIFETIME"]
 Privacy = Literal["ALL", "PRIVATE_TEXT", "PRIVATE_ONLY"]
 Expiry = Annotated[
     str | None,
-    Field(pattern=EXPIRES_PATTERN, description="YYYY-MM-DD or YYYY-MM-DDTHH:mm:ssZ (UTC); omit: never"),
+    Field(pattern=EXPIRES_PATTERN, description="UTC; omit: never"),
 ]
-Token = Annotated[str | None, Field(max_length=512, description="Only after the user approved a preview")]
-
+Token = Annotated[str | None, Field(description="Only once the user approved")]
 
 def create_changes(args: dict[str, Any]) -> list[str]:
     caps = [f"{u} cap {args[k]:g}" for k, u in (("usd_limit", "USD"), ("diem_limit", "DIEM")) if args.get(k) is not None]
@@ -46,7 +43,6 @@ def create_changes(args: dict[str, Any]) -> list[str]:
         f"expires {args['expires_at']}" if args.get("expires_at") else "never expires",
         f"model privacy {args.get('model_privacy') or 'ALL'}",
     ]
-
 
 def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
     recent: list[float] = []  # monotonic times of our own creations, for the 20-per-minute rule
@@ -86,7 +82,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         return confirmer.gate(ctx, action=ACTION, args=args, token=confirmation_token, message=message,
                               form=ApproveForm)
 
-    @server.tool(title="Create an API key", annotations=WRITE)
+    @server.tool(title="Create key", annotations=WRITE)
     @venice_errors
     async def create_key(
         description: Description,
@@ -97,13 +93,10 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         limit_period: Period | None = None,
         model_privacy: Privacy | None = None,
         expires_at: Expiry = None,
-        reveal_secret: Annotated[bool, Field(description="Also return the secret inline")] = False,
+        reveal_secret: bool = False,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, CreateResult]:
-        """Create an API key; its secret is saved to a private file and not shown unless reveal_secret.
-
-        ADMIN keys need operator permission and the user's confirmation.
-        """
+        """Create a key; its secret goes to a 0600 file, shown only if reveal_secret. ADMIN keys need approval."""
         args: dict[str, Any] = dict(description=description, key_type=key_type, usd_limit=usd_limit,
                                     diem_limit=diem_limit, limit_period=limit_period, model_privacy=model_privacy,
                                     expires_at=expires_at, reveal_secret=reveal_secret)
@@ -151,10 +144,8 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             raise
         return await deliver(rt, ACTION, created, args, decision.method, reveal_secret)
 
-
 def _limits(usd: float | None, diem: float | None) -> LimitsInput:
     return LimitsInput(**{k: v for k, v in (("usd", usd), ("diem", diem)) if v is not None})
-
 
 async def deliver(
     rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, reveal: bool
@@ -174,7 +165,7 @@ async def deliver(
     out = CreateResult(
         status="created",
         key_id=created.id,
-        id=created.id,
+
         last6=created.last6,
         key_type=created.api_key_type,
         secret_file=str(path) if path else None,
@@ -189,7 +180,6 @@ async def deliver(
            detail=f"secret_file={path}" if path else "secret revealed inline only")
     return result(out, out.message + (f"\nsecret: {created.secret}" if reveal else ""))
 
-
 async def _revoke_undeliverable(
     rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, why: str
 ) -> CallToolResult:
@@ -198,19 +188,18 @@ async def _revoke_undeliverable(
     except VeniceError as exc:
         record(rt, tool=tool, key_id=created.id, args=args, method=method, outcome="created_secret_lost",
                detail=f"delivery failed: {why}; revoke failed: {exc}")
-        out = CreateResult(status="created_secret_lost", key_id=created.id, id=created.id, last6=created.last6,
+        out = CreateResult(status="created_secret_lost", key_id=created.id, last6=created.last6,
                            key_type=created.api_key_type,
                            message=f"Key …{created.last6} was created but its secret could not be saved ({why}) "
                            f"and revoking it failed ({exc}); revoke it with revoke_key.")
         return result(out, out.message)
     record(rt, tool=tool, key_id=created.id, args=args, method=method, outcome="revoked_after_delivery_failure",
            detail=why)
-    out = CreateResult(status="revoked_after_delivery_failure", key_id=created.id, id=created.id,
+    out = CreateResult(status="revoked_after_delivery_failure", key_id=created.id,
                        last6=created.last6, key_type=created.api_key_type,
                        message=f"The secret could not be saved ({why}), so the new key was revoked and nothing "
                        "is left behind. Fix VENICE_KEYS_SECRETS_DIR or use reveal_secret=true.")
     return result(out, out.message)
-
 
 async def _reconcile(
     rt: Runtime, args: dict[str, Any], before: set[str], description: str, method: str
@@ -233,7 +222,7 @@ async def _reconcile(
     k = new[0]
     record(rt, tool=ACTION, key_id=k.id, args=args, method=method, outcome="created_secret_lost",
            detail="connection dropped after creation; secret never received")
-    out = CreateResult(status="created_secret_lost", key_id=k.id, id=k.id, last6=k.last6, key_type=k.api_key_type,
+    out = CreateResult(status="created_secret_lost", key_id=k.id, last6=k.last6, key_type=k.api_key_type,
                        message=f"Created: id {k.id} (…{k.last6}), but the connection dropped before its secret "
                        "arrived, so nobody has it. Revoke it with revoke_key and create a new one.")
     return result(out, out.message)

@@ -1,6 +1,5 @@
 """Reading keys: `list_keys` (filtered, paged, one line per key) and `get_key`."""
 
-from __future__ import annotations
 
 import math
 from datetime import timedelta
@@ -17,7 +16,7 @@ from venice_keys_mcp.tools.views import KeyDetail, KeyLine, key_detail, key_line
 from venice_keys_mcp.venice import ApiKey
 
 KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN, description="Key id (from list_keys)")]
+KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN)]
 DEFAULT_PAGE_SIZE = 20
 
 
@@ -61,22 +60,19 @@ def filter_keys(
 
 
 def register(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="List API keys", annotations=READ_ONLY)
+    @server.tool(title="List keys", annotations=READ_ONLY)
     @venice_errors
     async def list_keys(
         key_type: Literal["INFERENCE", "ADMIN"] | None = None,
-        search: Annotated[str | None, Field(max_length=64, description="Text in description, id or last6")] = None,
+        search: Annotated[str | None, Field(max_length=64, description="In description, id or last6")] = None,
         unused_days: Annotated[int | None, Field(ge=1, le=3650, description="Not used for N+ days")] = None,
         never_used: bool = False,
         expiring_days: Annotated[int | None, Field(ge=0, le=3650, description="Expires within N days")] = None,
-        no_cap: Annotated[bool, Field(description="Only keys with no USD or DIEM cap")] = False,
+        no_cap: Annotated[bool, Field(description="No USD/DIEM cap")] = False,
         page: Annotated[int, Field(ge=1, le=500)] = 1,
         page_size: Annotated[int, Field(ge=1, le=100)] = DEFAULT_PAGE_SIZE,
     ) -> Annotated[CallToolResult, KeyList]:
-        """List the account's active API keys, newest first, one compact line each.
-
-        Use the filters instead of paging through everything. Never shows secrets.
-        """
+        """List active keys, newest first, a line each; filter rather than page. Never shows secrets."""
         keys = await rt.client.list_keys()
         matched = filter_keys(
             keys,
@@ -99,12 +95,9 @@ def register(server: MCPServer, rt: Runtime) -> None:
         body = [head, UNTRUSTED_NOTE] if lines else [head]
         return result(out, "\n".join(body + [render_line(k) for k in lines]))
 
-    @server.tool(title="Get one API key", annotations=READ_ONLY)
+    @server.tool(title="Get key", annotations=READ_ONLY)
     @venice_errors
     async def get_key(key_id: KeyId) -> Annotated[CallToolResult, KeyDetail]:
-        """Show one key in full: limits, period, privacy, usage and dates.
-
-        Never shows the secret; Venice shows a secret only once, at creation.
-        """
+        """Show one key in full: caps, period, privacy, usage, dates. Never shows its secret."""
         detail = key_detail(await rt.client.get_key(key_id), own_last6=rt.own_key_last6)
         return result(detail, render_detail(detail))

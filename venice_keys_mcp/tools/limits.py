@@ -1,6 +1,5 @@
 """Balances, rate limits and the breach log: filtered and summarised, not dumped."""
 
-from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
 from venice_keys_mcp.tools.outcomes import parse_expiry
 from venice_keys_mcp.venice import BreachLogEntry
 
-SINCE_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{3})?Z)?$"
+SINCE_PATTERN = r"^\d{4}-\d\d-\d\d(T[\d:.]+Z)?$"
 
 
 class ModelLimits(BaseModel):
@@ -67,16 +66,13 @@ def _since(value: str | None) -> datetime | None:
 
 
 def register(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="Balances and rate limits", annotations=READ_ONLY)
+    @server.tool(title="Balances and limits", annotations=READ_ONLY)
     @venice_errors
     async def get_limits(
-        model: Annotated[str | None, Field(max_length=100, description="Only models whose id contains this")] = None,
-        limit: Annotated[int, Field(ge=0, le=500, description="Max models listed")] = 20,
+        model: Annotated[str | None, Field(max_length=100, description="Part of a model id")] = None,
+        limit: Annotated[int, Field(ge=0, le=500)] = 20,
     ) -> Annotated[CallToolResult, LimitsSummary]:
-        """Show the server key's balances, tier, expiry and per-model rate limits (RPM/RPD/TPM).
-
-        Filter by model instead of listing them all.
-        """
+        """Balances, tier and per-model rate limits (RPM/RPD/TPM) of the server's key."""
         rl = await rt.client.get_rate_limits()
         needle = model.casefold() if model else None
         rows = []
@@ -112,19 +108,16 @@ def register(server: MCPServer, rt: Runtime) -> None:
             lines.append(f"{fence(r.model)} {lim or 'no limits listed'}")
         return result(out, "\n".join(lines))
 
-    @server.tool(title="Rate-limit breach log", annotations=READ_ONLY)
+    @server.tool(title="Breach log", annotations=READ_ONLY)
     @venice_errors
     async def get_breach_log(
         key_id: Annotated[str | None, Field(pattern=KEY_ID_PATTERN)] = None,
         limit_type: Literal["RPM", "RPD", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"] | None = None,
         model: Annotated[str | None, Field(max_length=100)] = None,
-        since: Annotated[str | None, Field(pattern=SINCE_PATTERN, description="YYYY-MM-DD[THH:mm:ssZ]")] = None,
-        limit: Annotated[int, Field(ge=0, le=50, description="Max entries listed")] = 10,
+        since: Annotated[str | None, Field(pattern=SINCE_PATTERN)] = None,
+        limit: Annotated[int, Field(ge=0, le=50)] = 10,
     ) -> Annotated[CallToolResult, BreachSummary]:
-        """Summarise the account's recent rate-limit breaches (Venice keeps the last 50) per key and type.
-
-        Filter by key, type, model or time.
-        """
+        """Summarise recent rate-limit breaches (Venice keeps 50) per key and type."""
         try:
             start = _since(since)
         except ValueError:

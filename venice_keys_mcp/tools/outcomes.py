@@ -43,14 +43,11 @@ class WriteResult(BaseModel):
     status: Status
     message: str
     key_id: str | None = None
-    confirmation_token: str | None = Field(
-        default=None, description="Pass back only after the user approved the preview"
-    )
+    confirmation_token: str | None = None
     preview: Preview | None = None
 
 
 class CreateResult(WriteResult):
-    id: str | None = None
     last6: str | None = None
     key_type: Literal["INFERENCE", "ADMIN"] | None = None
     secret_file: str | None = Field(default=None, description="File (0600) holding the new secret")

@@ -4,7 +4,6 @@ Each field has three intents: omit it (unchanged), give a value (set), or name i
 `remove` (drop the cap or the expiry). Setting and removing the same field is refused.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
@@ -18,7 +17,7 @@ from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import UNSET, PolicyRefusal, check_update, describe_widening
 from venice_keys_mcp.tools.common import UPDATE, result, venice_errors
-from venice_keys_mcp.tools.create import Expiry, Limit, Period, Privacy, Token
+from venice_keys_mcp.tools.create import EXPIRES_PATTERN, Limit, Period, Privacy, Token
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import PatchResult, Preview, needs_token_text, parse_expiry, record
 from venice_keys_mcp.tools.views import key_line, now_utc, render_line
@@ -104,7 +103,9 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             new_usd=after.get("usd", UNSET),
             new_diem=after.get("diem", UNSET),
             new_expires_at=after.get("expires_at", UNSET),
-            widens=bool(describe_widening(before_values(key), after)),
+            new_model_privacy=after.get("model_privacy", UNSET),
+            new_limit_period=after.get("limit_period", UNSET),
+            current=before_values(key),
             now=now_utc(),
         )
         return describe_widening(before_values(key), after)
@@ -139,7 +140,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         return confirmer.gate(ctx, action=ACTION, args=args, token=confirmation_token, message=message,
                               form=ApproveForm)
 
-    @server.tool(title="Update an API key", annotations=UPDATE)
+    @server.tool(title="Update key", annotations=UPDATE)
     @venice_errors
     async def patch_key(
         key_id: KeyId,
@@ -149,14 +150,11 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         diem_limit: Limit = None,
         limit_period: Period | None = None,
         model_privacy: Privacy | None = None,
-        expires_at: Expiry = None,
-        remove: Annotated[list[Removable], Field(max_length=3, description="Caps/expiry to remove")] = [],  # noqa: B006
+        expires_at: Annotated[str | None, Field(pattern=EXPIRES_PATTERN)] = None,
+        remove: Annotated[list[Removable], Field(max_length=3)] = [],  # noqa: B006
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, PatchResult]:
-        """Change a key's description, caps, period, privacy or expiry; omitted fields stay as they are.
-
-        Widening changes (raise/remove a cap, extend/remove expiry, wider privacy) need the user's confirmation.
-        """
+        """Change a key; omitted fields stay. Widening caps, expiry or privacy needs the user's approval."""
         args: dict[str, Any] = dict(key_id=key_id, description=description, usd_limit=usd_limit,
                                     diem_limit=diem_limit, limit_period=limit_period, model_privacy=model_privacy,
                                     expires_at=expires_at, remove=sorted(remove))

@@ -1,6 +1,5 @@
 """`revoke_key`: destructive, always confirmed by a human, never of the server's own key."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from venice_keys_mcp.safety.confirm import Confirmer, Gate, RevokeForm
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
 from venice_keys_mcp.tools.common import DESTRUCTIVE, result, venice_errors
+from venice_keys_mcp.tools.create import Token
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import Preview, WriteResult, needs_token_text, record
 from venice_keys_mcp.tools.views import KeyLine, key_line, render_line
@@ -55,20 +55,14 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             form=RevokeForm,
         )
 
-    @server.tool(title="Revoke an API key", annotations=DESTRUCTIVE)
+    @server.tool(title="Revoke key", annotations=DESTRUCTIVE)
     @venice_errors
     async def revoke_key(
         key_id: KeyId,
         confirmation: Annotated[ElicitationResult[RevokeForm], Resolve(gate)],
-        confirmation_token: Annotated[
-            str | None, Field(max_length=512, description="Only after the user approved a preview")
-        ] = None,
+        confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, WriteResult]:
-        """Revoke (delete) an API key at once; the user must confirm first.
-
-        The server's own key cannot be revoked. Without a confirmation form in the host,
-        the first call returns a preview and a token for a second call.
-        """
+        """Revoke a key at once, after the user confirms (or returns a token to retry with if no form)."""
         args = {"key_id": key_id}
         try:
             key = await rt.client.get_key(key_id)

@@ -4,7 +4,6 @@ The server never holds a wallet key: the person signs the token in their own wal
 (EIP-191 `personal_sign` of the exact token string) and passes the signature back.
 """
 
-from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -16,7 +15,7 @@ from pydantic import BaseModel, Field
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.policy import check_create
 from venice_keys_mcp.tools.common import READ_ONLY, WRITE, result, venice_errors
-from venice_keys_mcp.tools.create import CreateResult, Description, Expiry, Limit, Period, Privacy, _limits, deliver
+from venice_keys_mcp.tools.create import CreateResult, Description, Expiry, Limit, _limits, deliver
 from venice_keys_mcp.tools.outcomes import parse_expiry
 from venice_keys_mcp.tools.views import now_utc
 from venice_keys_mcp.venice import Web3MintRequest
@@ -32,13 +31,10 @@ class Web3Token(BaseModel):
 
 
 def register_read(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="Get a wallet sign-in token", annotations=READ_ONLY.model_copy(update={"idempotent_hint": False}))
+    @server.tool(title="Wallet token", annotations=READ_ONLY.model_copy(update={"idempotent_hint": False}))
     @venice_errors
     async def get_web3_token() -> Annotated[CallToolResult, Web3Token]:
-        """Get a 15-minute token for minting a key with a wallet holding staked VVV on Base.
-
-        The user signs the exact token with personal_sign, then call mint_web3_key.
-        """
+        """Get a 15-minute token for a wallet with staked VVV to sign (personal_sign), for mint_web3_key."""
         token = await rt.client.get_web3_token()
         out = Web3Token(
             token=token,
@@ -50,25 +46,22 @@ def register_read(server: MCPServer, rt: Runtime) -> None:
 
 
 def register_write(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="Mint an API key with a wallet", annotations=WRITE)
+    @server.tool(title="Mint key with wallet", annotations=WRITE)
     @venice_errors
     async def mint_web3_key(
-        address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="Wallet address")],
-        signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="personal_sign of token")],
-        token: Annotated[str, Field(min_length=10, max_length=4096, description="From get_web3_token")],
+        address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")],
+        signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")],
+        token: Annotated[str, Field(max_length=4096)],
         key_type: Literal["INFERENCE", "ADMIN"] = "INFERENCE",
         description: Description | None = None,
         usd_limit: Limit = None,
         diem_limit: Limit = None,
-        limit_period: Period | None = None,
-        model_privacy: Privacy | None = None,
         expires_at: Expiry = None,
         reveal_secret: bool = False,
     ) -> Annotated[CallToolResult, CreateResult]:
-        """Mint an API key for a wallet that signed a get_web3_token token; secret saved like create_key."""
+        """Mint a key with a wallet's signature of a get_web3_token token; secret saved as in create_key."""
         args: dict[str, Any] = dict(address=address, key_type=key_type, description=description, usd_limit=usd_limit,
-                                    diem_limit=diem_limit, limit_period=limit_period, model_privacy=model_privacy,
-                                    expires_at=expires_at, reveal_secret=reveal_secret)
+                                    diem_limit=diem_limit, expires_at=expires_at, reveal_secret=reveal_secret)
         check_create(rt.policy, key_type=key_type, usd=usd_limit, diem=diem_limit,
                      expires_at=parse_expiry(expires_at), now=now_utc())
         fields: dict[str, Any] = {"address": address, "signature": signature, "token": token,
@@ -77,9 +70,7 @@ def register_write(server: MCPServer, rt: Runtime) -> None:
             fields["description"] = description
         if usd_limit is not None or diem_limit is not None:
             fields["consumption_limit"] = _limits(usd_limit, diem_limit)
-        for name, value in (("limit_period", limit_period), ("model_privacy", model_privacy),
-                            ("expires_at", expires_at)):
-            if value is not None:
-                fields[name] = value
+        if expires_at is not None:
+            fields["expires_at"] = expires_at
         created = await rt.client.mint_web3_key(Web3MintRequest(**fields))
         return await deliver(rt, ACTION, created, args, "not_needed", reveal_secret)

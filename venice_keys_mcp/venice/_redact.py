@@ -16,7 +16,7 @@ SECRET_PATTERN = re.compile(r"VENICE_(ADMIN|INFERENCE)_KEY_[A-Za-z0-9_-]+")
 
 # An echoed Authorization header value: "Bearer <credential>". The scheme word goes too,
 # so that nothing downstream can even tell a header was echoed.
-_BEARER_PATTERN = re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_BEARER_PATTERN = re.compile(r"\bBearer\s+[^\s\"',;]+", re.IGNORECASE)
 
 
 def redact(text: str, *extra: str) -> str:
@@ -26,7 +26,7 @@ def redact(text: str, *extra: str) -> str:
     wallet signature); empty strings are ignored. Longer ones are replaced first so a
     secret that contains another is removed whole.
     """
+    text = _BEARER_PATTERN.sub(REDACTED, text)
     for secret in sorted({s for s in extra if s}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = SECRET_PATTERN.sub(REDACTED, text)
-    return _BEARER_PATTERN.sub(REDACTED, text)
+    return SECRET_PATTERN.sub(REDACTED, text)

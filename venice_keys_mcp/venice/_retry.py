@@ -10,8 +10,29 @@ import random
 import time
 from dataclasses import dataclass, field
 
+import httpx2
+
 #: Statuses after which a read is tried again (429 only when it is not an abuse block).
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+# Failures that happen before any byte of the request leaves: a write is safe to report
+# as "nothing changed".
+NOT_SENT: tuple[type[Exception], ...] = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.ProxyError,
+    httpx2.UnsupportedProtocol,
+    httpx2.LocalProtocolError,
+)
+# Failures after which a read is worth trying again.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx2.TimeoutException,
+    httpx2.NetworkError,
+    httpx2.RemoteProtocolError,
+)
+# Server failures after which a write may or may not have been applied.
+WRITE_UNKNOWN_STATUSES = frozenset({500, 502, 504})
 
 
 @dataclass(frozen=True)

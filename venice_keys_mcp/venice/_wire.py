@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -44,7 +45,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u20
 _NOT_FOUND = re.compile(r"\bnot\s+(?:be\s+)?found\b", re.IGNORECASE)
 _KEY_LIMIT = re.compile(
     r"\b500\b.*\bkeys?\b|\bkeys?\b.*\b500\b"
-    r"|maximum number of (?:active )?(?:api )?keys|too many (?:active )?(?:api )?keys",
+    r"|maximum (?:number )?of (?:\d+ )?(?:active )?(?:api )?keys|too many (?:active )?(?:api )?keys",
     re.IGNORECASE,
 )
 _ABUSE = "too many failed attempts"
@@ -125,6 +126,15 @@ def parse_web3_token(payload: Any) -> str:
     if not isinstance(token, str) or not token:
         raise WireError("has no token string in data.token")
     return token
+
+
+def created_id(payload: Any) -> str | None:
+    """The new key's id from an otherwise unreadable create answer, if it is plainly there."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    key_id = data.get("id") if isinstance(data, dict) else None
+    if isinstance(key_id, str) and 0 < len(key_id) <= 128 and key_id.isprintable():
+        return None if SECRET_PATTERN.search(key_id) else clean(key_id, 128)
+    return None
 
 
 def salvage_created(payload: Any, sent: dict[str, object]) -> CreatedKey | None:
@@ -348,3 +358,46 @@ def error_for_status(
     return InvalidRequest(
         f"Venice refused {route} as invalid (HTTP {status}){said}", status=status, detail=detail
     )
+
+
+# ---- transport failures and URLs -------------------------------------------------------
+
+
+def transport_reason(exc: httpx2.HTTPError, secrets: tuple[str, ...]) -> str:
+    """What went wrong on the wire, in words; httpx2's own text only when short and scrubbed."""
+    kinds: list[tuple[type[Exception], str]] = [
+        (httpx2.ConnectTimeout, "connecting timed out"),
+        (httpx2.PoolTimeout, "no connection became free in time"),
+        (httpx2.ReadTimeout, "Venice did not answer in time"),
+        (httpx2.WriteTimeout, "sending the request timed out"),
+        (httpx2.ConnectError, "the connection could not be opened"),
+        (httpx2.RemoteProtocolError, "the connection was dropped"),
+        (httpx2.ReadError, "the connection broke while reading the answer"),
+        (httpx2.WriteError, "the connection broke while sending"),
+        (httpx2.UnsupportedProtocol, "the base URL's scheme is not http or https"),
+        (httpx2.ProxyError, "the proxy refused the connection"),
+    ]
+    reason = next((text for kind, text in kinds if isinstance(exc, kind)), "the request failed")
+    detail = clean(redact(str(exc), *secrets), 120)
+    return f"{reason}: {detail}" if detail else reason
+
+
+def header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable() and " " not in value
+
+
+def checked_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("The base URL must be an http(s) URL such as https://api.venice.ai/api/v1.")
+    return base_url.strip().rstrip("/")
+
+
+def display_url(base_url: str) -> str:
+    """The base URL without user info, query or fragment: safe to show in a message."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -34,7 +35,14 @@ import httpx2
 from venice_keys_mcp import __version__
 from venice_keys_mcp.venice import _wire
 from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact
-from venice_keys_mcp.venice._retry import RETRYABLE_STATUSES, Budget, RetryPolicy
+from venice_keys_mcp.venice._retry import (
+    NOT_SENT,
+    RETRYABLE_STATUSES,
+    TRANSIENT_ERRORS,
+    WRITE_UNKNOWN_STATUSES,
+    Budget,
+    RetryPolicy,
+)
 from venice_keys_mcp.venice.errors import (
     AbuseBlocked,
     MalformedResponse,
@@ -61,24 +69,6 @@ log = logging.getLogger("venice_keys_mcp.venice")
 
 T = TypeVar("T")
 
-# Failures that happen before any byte of the request leaves: a write is safe to report
-# as "nothing changed".
-_NOT_SENT: tuple[type[Exception], ...] = (
-    httpx2.ConnectError,
-    httpx2.ConnectTimeout,
-    httpx2.PoolTimeout,
-    httpx2.ProxyError,
-    httpx2.UnsupportedProtocol,
-    httpx2.LocalProtocolError,
-)
-# Failures after which a read is worth trying again.
-_TRANSIENT: tuple[type[Exception], ...] = (
-    httpx2.TimeoutException,
-    httpx2.NetworkError,
-    httpx2.RemoteProtocolError,
-)
-# Server failures after which a write may or may not have been applied.
-_WRITE_UNKNOWN_STATUSES = frozenset({500, 502, 504})
 _MINT_SECRETS = ("token", "signature")
 
 
@@ -125,12 +115,12 @@ class VeniceClient:
         user_agent: str | None = None,
     ) -> None:
         self._api_key = (api_key or "").strip() or None
-        if self._api_key is not None and not _header_safe(self._api_key):
+        if self._api_key is not None and not _wire.header_safe(self._api_key):
             raise ValueError("The API key contains spaces or control characters; check how it was pasted.")
         if not timeout > 0:
             raise ValueError("timeout must be a positive number of seconds")
-        self.base_url = _checked_base_url(base_url)
-        self._shown_url = _display_url(self.base_url)
+        self.base_url = _wire.checked_base_url(base_url)
+        self._shown_url = _wire.display_url(self.base_url)
         self._timeout = float(timeout)
         self._retry = retry or RetryPolicy()
         self.last_rate_limit: RateLimitHeaders | None = None
@@ -172,7 +162,7 @@ class VeniceClient:
 
     async def get_key(self, key_id: str) -> ApiKey:
         """One key by id (`GET /api_keys/{id}`)."""
-        _check_key_id(key_id)
+        self._check_key_id(key_id)
         answer = await self._read(f"/api_keys/{quote(key_id, safe='')}", _Auth.ADMIN, key_id=key_id)
         return self._decode(answer, "GET /api_keys/{id}", lambda p: _wire.parse_model(p, ApiKey))
 
@@ -202,7 +192,7 @@ class VeniceClient:
 
     async def update_key(self, request: UpdateKeyRequest) -> ApiKey:
         """Change the fields set on `request` (a field set to None removes that cap or expiry)."""
-        _check_key_id(request.id)
+        self._check_key_id(request.id)
         body = request.to_body()
         write = _Write("update", request.id, body)
         answer = await self._write("PATCH", "/api_keys", _Auth.ADMIN, write, json=body, key_id=request.id)
@@ -219,11 +209,13 @@ class VeniceClient:
 
     async def delete_key(self, key_id: str) -> None:
         """Revoke a key at once (`DELETE /api_keys?id=...`)."""
-        _check_key_id(key_id)
+        self._check_key_id(key_id)
         write = _Write("delete", key_id, {"id": key_id})
         answer = await self._write(
             "DELETE", "/api_keys", _Auth.ADMIN, write, params={"id": key_id}, key_id=key_id
         )
+        if answer.status == 204:  # "done, nothing to say" is as clear as {"success": true}
+            return
         try:
             payload = self._json(answer)
             if not (isinstance(payload, dict) and payload.get("success") is True):
@@ -323,7 +315,7 @@ class VeniceClient:
                 answer = await self._send_once("GET", path, headers, attempt=attempt, timeout=timeout)
             except httpx2.HTTPError as exc:
                 failure = self._network_error(exc, route)
-                if not isinstance(exc, _TRANSIENT):
+                if not isinstance(exc, TRANSIENT_ERRORS):
                     raise failure from None
             else:
                 if 200 <= answer.status < 300:
@@ -362,9 +354,9 @@ class VeniceClient:
                 method, path, headers, attempt=1, timeout=self._timeout, params=params, json=json
             )
         except httpx2.HTTPError as exc:
-            if isinstance(exc, _NOT_SENT):
+            if isinstance(exc, NOT_SENT):
                 raise NetworkError(
-                    f"{route} could not be sent ({_transport_reason(exc, self._secrets())}); "
+                    f"{route} could not be sent ({_wire.transport_reason(exc, self._secrets())}); "
                     "nothing was sent, so nothing changed at Venice."
                 ) from None
             raise self._unknown(
@@ -373,13 +365,24 @@ class VeniceClient:
         if 200 <= answer.status < 300:
             return answer
         error = self._status_error(answer, route, key_id=key_id, web3=web3)
-        if answer.status in _WRITE_UNKNOWN_STATUSES:
+        if answer.status in WRITE_UNKNOWN_STATUSES:
             raise self._unknown(
                 write, answer.sent_at, f"Venice answered {route} with HTTP {answer.status}"
             ) from error
         raise error
 
     # ---- answers to errors and models --------------------------------------------------
+
+    def _check_key_id(self, key_id: str) -> None:
+        """Refuse ids that cannot be a Venice key id (or are a secret) before anything is sent."""
+        if not isinstance(key_id, str) or not key_id or len(key_id) > 128 or not _wire.header_safe(key_id):
+            raise ValueError(
+                "key_id must be a key id as list_keys shows it (no spaces, at most 128 characters)."
+            )
+        if key_id in {".", ".."}:
+            raise ValueError("key_id must be a key id as list_keys shows it.")
+        if SECRET_PATTERN.search(key_id) or key_id == self._api_key:
+            raise ValueError("key_id looks like a secret key, not a key id; use the id list_keys shows.")
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()
@@ -403,16 +406,26 @@ class VeniceClient:
         )
 
     def _network_error(self, exc: httpx2.HTTPError, route: str) -> NetworkError:
-        return NetworkError(f"{route} failed: {_transport_reason(exc, self._secrets())}.")
+        return NetworkError(f"{route} failed: {_wire.transport_reason(exc, self._secrets())}.")
 
-    def _unknown(self, write: _Write, sent_at: datetime, what: str) -> OutcomeUnknown:
-        target = f" of key {write.key_id}" if write.key_id else ""
+    def _unknown(
+        self,
+        write: _Write,
+        sent_at: datetime,
+        what: str,
+        *,
+        key_id: str | None = None,
+        hint: str | None = None,
+    ) -> OutcomeUnknown:
+        key_id = key_id or write.key_id
+        target = f" of key {key_id}" if key_id else ""
         return OutcomeUnknown(
             f"The {write.operation}{target} may or may not have happened: {what}.",
             operation=write.operation,
-            key_id=write.key_id,
+            key_id=key_id,
             request=dict(write.request),
             sent_at=sent_at,
+            hint=hint,
         )
 
     def _json(self, answer: _Answer, *, require_json_type: bool = True) -> Any:
@@ -422,7 +435,7 @@ class VeniceClient:
             answer.body, answer.headers.get("content-type"), require_json_type=require_json_type
         )
 
-    def _decode(self, answer: _Answer, route: str, parse: Any) -> Any:
+    def _decode(self, answer: _Answer, route: str, parse: Callable[[Any], T]) -> T:
         try:
             return parse(self._json(answer))
         except _wire.WireError as exc:
@@ -443,16 +456,16 @@ class VeniceClient:
                 route, redact(reason, *self._secrets()), salvaged.id,
             )  # fmt: skip
             return salvaged
-        error = self._unknown(
+        raise self._unknown(
             write,
             answer.sent_at,
             f"Venice answered {route} with HTTP {answer.status} but its answer {reason}",
+            key_id=_wire.created_id(payload),
+            hint=(
+                "The key was probably created but its secret is lost: find it in list_keys "
+                "(by description and creation time), revoke it, and create a new one."
+            ),
         )
-        error.hint = (
-            "The key was probably created but its secret is lost: find it in list_keys "
-            "(by description and creation time), revoke it, and create a new one."
-        )
-        raise error
 
 
 # ---- small helpers ---------------------------------------------------------------------
@@ -468,55 +481,5 @@ def _why(failure: BaseException) -> str:
     return type(failure).__name__
 
 
-def _transport_reason(exc: httpx2.HTTPError, secrets: tuple[str, ...]) -> str:
-    """What went wrong on the wire, in words; httpx2's own text only when short and scrubbed."""
-    kinds: list[tuple[type[Exception], str]] = [
-        (httpx2.ConnectTimeout, "connecting timed out"),
-        (httpx2.PoolTimeout, "no connection became free in time"),
-        (httpx2.ReadTimeout, "Venice did not answer in time"),
-        (httpx2.WriteTimeout, "sending the request timed out"),
-        (httpx2.ConnectError, "the connection could not be opened"),
-        (httpx2.RemoteProtocolError, "the connection was dropped"),
-        (httpx2.ReadError, "the connection broke while reading the answer"),
-        (httpx2.WriteError, "the connection broke while sending"),
-        (httpx2.UnsupportedProtocol, "the base URL's scheme is not http or https"),
-        (httpx2.ProxyError, "the proxy refused the connection"),
-    ]
-    reason = next((text for kind, text in kinds if isinstance(exc, kind)), "the request failed")
-    detail = _wire.clean(redact(str(exc), *secrets), 120)
-    return f"{reason}: {detail}" if detail else reason
-
-
 def _template(path: str, key_id: str | None) -> str:
     return "/api_keys/{id}" if key_id is not None and path.startswith("/api_keys/") else path
-
-
-def _header_safe(value: str) -> bool:
-    return value.isascii() and value.isprintable() and " " not in value
-
-
-def _check_key_id(key_id: str) -> None:
-    """Refuse ids that cannot be a Venice key id before anything is sent."""
-    if not isinstance(key_id, str) or not key_id or len(key_id) > 128 or not _header_safe(key_id):
-        raise ValueError("key_id must be a key id as list_keys shows it (no spaces, at most 128 characters).")
-    if key_id in {".", ".."}:
-        raise ValueError("key_id must be a key id as list_keys shows it.")
-    if SECRET_PATTERN.search(key_id):
-        raise ValueError("key_id looks like a secret key, not a key id; use the id list_keys shows.")
-
-
-def _checked_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("The base URL must be an http(s) URL such as https://api.venice.ai/api/v1.")
-    return base_url.strip().rstrip("/")
-
-
-def _display_url(base_url: str) -> str:
-    """The base URL without user info, query or fragment: safe to show in a message."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
