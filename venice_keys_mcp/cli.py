@@ -3,8 +3,15 @@
 Imports are deferred to the command that needs them: an MCP host starts this server at
 every session, so start-up pays only for what serving needs.
 
-Exit codes: 0 success; 1 a check failed (doctor, audit verify); 2 bad usage or
-configuration; 130 interrupted.
+Exit codes (tested in tests/server/test_cli.py):
+
+    0    success; for the stdio server, the host closed stdin
+    1    a check failed (doctor, audit verify)
+    2    bad usage or configuration: one line on stderr says what to change
+    130  interrupted (Ctrl-C)
+
+Output: in stdio mode stdout carries only MCP messages; the banner, logs and errors
+go to stderr. `doctor` writes its report to stdout.
 """
 
 from __future__ import annotations
@@ -13,40 +20,85 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from venice_keys_mcp import __version__
 
+if TYPE_CHECKING:
+    from venice_keys_mcp.settings import Settings
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-def _serve_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sandbox", action="store_true", help="run against the embedded, seeded Venice sandbox")
-    p.add_argument("--sandbox-keys", type=int, metavar="N", help="pad the sandbox account to N keys (<= 500)")
-    p.add_argument("--transport", choices=["stdio", "http"], help="stdio (default) or Streamable HTTP at /mcp")
-    p.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="HTTP port (default 8765)")
-    p.add_argument("--confirm", choices=["auto", "elicit", "off"], help="confirmation mode (default auto)")
-    p.add_argument("--read-only", action="store_true", default=None, help="list only the read-only tools")
+def _serve_flags(p: argparse.ArgumentParser, default: Any) -> None:
+    """The serve flags; `default` is None on the top level and SUPPRESS on `serve`.
+
+    With SUPPRESS a sub-command's flag that was not given leaves the top-level value
+    alone, so `venice-keys-mcp --sandbox serve` still means the sandbox.
+    """
+    add = p.add_argument
+    add(
+        "--sandbox",
+        action="store_true",
+        default=default,
+        help="run against the embedded, seeded Venice sandbox",
+    )
+    add(
+        "--sandbox-keys",
+        type=int,
+        metavar="N",
+        default=default,
+        help="pad the sandbox account to N keys (<= 500)",
+    )
+    add(
+        "--transport",
+        choices=["stdio", "http"],
+        default=default,
+        help="stdio (default) or Streamable HTTP at /mcp",
+    )
+    add(
+        "--host",
+        default=default,
+        help="HTTP bind address (default 127.0.0.1; others need VENICE_KEYS_HTTP_TOKEN)",
+    )
+    add("--port", type=int, default=default, help="HTTP port (default 8765; 0 picks a free one)")
+    add(
+        "--confirm",
+        choices=["auto", "elicit", "off"],
+        default=default,
+        help="confirmation mode (default auto)",
+    )
+    add("--read-only", action="store_true", default=default, help="list only the read-only tools")
+    add(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.upper,
+        default=default,
+        help="log level (logs go to stderr)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="venice-keys-mcp",
         description="MCP server for administering Venice.ai API keys, safely.",
-        epilog="Try it without an account: venice-keys-mcp --sandbox",
+        epilog="Try it without an account: venice-keys-mcp --sandbox. "
+        "Exit codes: 0 ok, 1 a check failed, 2 usage or configuration, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"venice-keys-mcp {__version__}")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
-    _serve_flags(parser)
+    _serve_flags(parser, None)
     sub = parser.add_subparsers(dest="command")
-    _serve_flags(sub.add_parser("serve", help="serve MCP (the default command)"))
+    _serve_flags(sub.add_parser("serve", help="serve MCP (the default command)"), argparse.SUPPRESS)
     sb = sub.add_parser("sandbox", help="serve the Venice sandbox on loopback for curl and other clients")
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8787)
     sb.add_argument("--state", metavar="FILE", help="keep the sandbox's state in FILE across restarts")
     sb.add_argument("--keys", type=int, metavar="N", help="pad the demo account to N keys (<= 500)")
     doc = sub.add_parser("doctor", help="check configuration, reachability and the key's type")
-    doc.add_argument("--sandbox", action="store_true", help="check against the embedded sandbox")
+    doc.add_argument(
+        "--sandbox", action="store_true", default=argparse.SUPPRESS, help="check the embedded sandbox"
+    )
     audit = sub.add_parser("audit", help="work with the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the audit log's hash chain")
@@ -67,36 +119,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             from venice_keys_mcp.safety.audit import main_verify
 
             return main_verify(Path(args.file) if args.file else None)
+        settings = _settings(args)
+        if settings is None:
+            return EXIT_USAGE
         if args.command == "doctor":
             from venice_keys_mcp.doctor import run_doctor
 
-            return run_doctor(_settings(args))
-        return _serve(args)
+            return run_doctor(settings)
+        return _serve(settings)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
 
-def _settings(args: argparse.Namespace):  # -> Settings, imported lazily
+def _settings(args: argparse.Namespace) -> Settings | None:
+    """Settings from the environment and flags, or None after printing the one line that says why not."""
     from venice_keys_mcp.settings import Settings, SettingsError
 
+    flags = ("sandbox", "sandbox_keys", "transport", "host", "port", "confirm", "read_only", "log_level")
     try:
-        return Settings.load(
-            sandbox=getattr(args, "sandbox", None) or None,
-            sandbox_keys=getattr(args, "sandbox_keys", None),
-            transport=getattr(args, "transport", None),
-            host=getattr(args, "host", None),
-            port=getattr(args, "port", None),
-            confirm=getattr(args, "confirm", None),
-            read_only=getattr(args, "read_only", None),
-            log_level=getattr(args, "log_level", None),
-        )
+        return Settings.load(**{name: getattr(args, name, None) for name in flags})
     except SettingsError as exc:
-        print(f"venice-keys-mcp: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+        print(f"venice-keys-mcp: {exc}", file=sys.stderr, flush=True)
+        return None
 
 
-def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+def _serve(settings: Settings) -> int:
+    # Before anything else logs: stdout is the protocol's in stdio mode.
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

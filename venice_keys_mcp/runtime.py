@@ -2,11 +2,16 @@
 
 The tools receive one `Runtime` and never read the environment or build HTTP clients
 themselves, so tests can hand them a runtime wired to an in-process sandbox.
+
+The Venice client is built on first use, not at start-up: an MCP host starts this server
+at every session (often to list tools and nothing more), and building an HTTPS client
+loads the CA bundle, which costs more than the rest of our start-up together.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,12 +23,12 @@ from venice_keys_mcp.safety.policy import PolicySettings
 from venice_keys_mcp.safety.secrets import Scrubber, default_secrets_dir
 from venice_keys_mcp.safety.tokens import ConfirmationTokens, load_signing_key
 from venice_keys_mcp.settings import Settings
-from venice_keys_mcp.venice import VeniceClient
 
 if TYPE_CHECKING:
     import httpx2
 
     from venice_keys_mcp.sandbox import SandboxState
+    from venice_keys_mcp.venice import VeniceClient
 
 APP_NAME = "venice-keys-mcp"
 
@@ -31,7 +36,7 @@ APP_NAME = "venice-keys-mcp"
 @dataclass
 class Runtime:
     settings: Settings
-    client: VeniceClient
+    connect: Callable[[], VeniceClient] = field(repr=False)
     scrubber: Scrubber
     audit: AuditLog
     tokens: ConfirmationTokens
@@ -40,6 +45,14 @@ class Runtime:
     signing_key: bytes
     sandbox: SandboxState | None = None
     notes: list[str] = field(default_factory=list)
+    _client: VeniceClient | None = field(default=None, init=False, repr=False)
+
+    @property
+    def client(self) -> VeniceClient:
+        """The Venice client, built by `connect` on first use (see the module docstring)."""
+        if self._client is None:
+            self._client = self.connect()
+        return self._client
 
     @property
     def own_key_last6(self) -> str | None:
@@ -51,7 +64,8 @@ class Runtime:
         return hashlib.sha256(b"venice-keys-mcp/request-state\x00" + self.signing_key).digest()
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Runtime:
@@ -77,11 +91,19 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         settings.signing_key.get_secret_value() if settings.signing_key else None
     )
     if not configured:
-        notes.append("confirmation tokens are valid only in this process (set VENICE_KEYS_SIGNING_KEY to share)")
+        notes.append(
+            "confirmation tokens are valid only in this process (set VENICE_KEYS_SIGNING_KEY to share)"
+        )
 
     admin = settings.admin_key.get_secret_value() if settings.admin_key else None
     scrubber = Scrubber([admin] if admin else [])
-    client = VeniceClient(admin, settings.base_url, transport=transport, timeout=settings.timeout)
+    base_url, timeout = settings.base_url, settings.timeout
+
+    def connect() -> VeniceClient:
+        from venice_keys_mcp.venice import VeniceClient
+
+        return VeniceClient(admin, base_url, transport=transport, timeout=timeout)
+
     policy = PolicySettings(
         read_only=settings.read_only,
         allow_admin_keys=settings.allow_admin_keys,
@@ -93,10 +115,16 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
     )
     return Runtime(
         settings=settings,
-        client=client,
+        connect=connect,
         scrubber=scrubber,
         audit=AuditLog(audit_path, scrubber=scrubber),
-        tokens=ConfirmationTokens(signing_key, ttl_seconds=settings.token_ttl, configured=configured),
+        tokens=ConfirmationTokens(
+            signing_key,
+            ttl_seconds=settings.token_ttl,
+            configured=configured,
+            # With a shared key, "used" must be shared too: beside the audit log, as it is.
+            spent_file=audit_path.with_name(audit_path.name + ".tokens") if configured else None,
+        ),
         policy=policy,
         secrets_dir=secrets_dir,
         signing_key=signing_key,

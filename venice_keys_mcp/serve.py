@@ -1,46 +1,101 @@
-"""Run the MCP server over stdio or Streamable HTTP, telling a person on stderr what is going on."""
+"""Run the MCP server over stdio or Streamable HTTP, telling a person on stderr what is going on.
+
+In stdio mode stdout belongs to the protocol: everything human (the banner, logs, errors)
+goes to stderr. Configuration problems end in one line and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-import shutil
+import os
+import shlex
+import socket
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from venice_keys_mcp import __version__
 from venice_keys_mcp.settings import Settings
 
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+    from starlette.types import ASGIApp
+
+    from venice_keys_mcp.runtime import Runtime
+
 log = logging.getLogger("venice_keys_mcp")
+
+EXIT_OK, EXIT_USAGE = 0, 2
+SCRIPT = "venice-keys-mcp"
 
 
 def run_server(settings: Settings) -> int:
+    if settings.admin_key is None and not settings.sandbox:
+        return _refuse(
+            "no Venice key configured. Set VENICE_ADMIN_KEY to an ADMIN key "
+            f"(or try the embedded sandbox: {shlex.join([*command_hint(), '--sandbox'])})."
+        )
+    if settings.transport == "stdio":
+        return _serve(settings, None)
+    # Bind first: a busy port or a bad address fails in a moment, before the heavy imports, and with
+    # --port 0 the allowed Hosts, the banner and auth all get the port the OS picked.
+    try:
+        listener = _listen(settings.host, settings.port)
+    except OSError as exc:
+        return _refuse(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}; "
+            "choose another address or port with --host / --port."
+        )
+    with listener:
+        return _serve(settings.model_copy(update={"port": listener.getsockname()[1]}), listener)
+
+
+def _serve(settings: Settings, listener: socket.socket | None) -> int:
     from venice_keys_mcp.runtime import build_runtime
     from venice_keys_mcp.safety.secrets import install_log_scrubber
     from venice_keys_mcp.server import build_server
 
-    if settings.admin_key is None and not settings.sandbox:
-        print(
-            "venice-keys-mcp: no Venice key configured. Set VENICE_ADMIN_KEY to an ADMIN key "
-            "(or try the embedded sandbox: venice-keys-mcp --sandbox).",
-            file=sys.stderr,
-        )
-        return 2
-    runtime = build_runtime(settings)
+    try:
+        runtime = build_runtime(settings)
+    except ValueError as exc:  # settings validation should have caught it; still one line, not a traceback
+        return _refuse(str(exc))
+    if settings.http_token is not None:
+        runtime.scrubber.add(settings.http_token.get_secret_value())
     install_log_scrubber(runtime.scrubber)
     server = build_server(runtime.settings, runtime=runtime)
-    _banner(runtime.settings, runtime)
-    if settings.transport == "http":
-        return _run_http(server, runtime.settings)
-    server.run()
-    return 0
+    banner(runtime.settings, runtime)
+    if listener is not None:
+        return _run_http(server, runtime.settings, listener)
+    server.run()  # stdio: returns when the host closes stdin
+    return EXIT_OK
 
 
-def _command_hint(settings: Settings) -> tuple[str, list[str]]:
-    exe = shutil.which("venice-keys-mcp") or sys.argv[0]
-    args = ["--sandbox"] if settings.sandbox else []
-    return exe, args
+def _refuse(message: str) -> int:
+    print(f"venice-keys-mcp: {message}", file=sys.stderr, flush=True)
+    return EXIT_USAGE
 
 
-def _banner(settings: Settings, runtime) -> None:  # runtime: Runtime
+def command_hint() -> list[str]:
+    """A command that starts this very installation, whatever the host's PATH is.
+
+    MCP hosts (Claude Desktop, IDEs) often start servers with a PATH that lacks the
+    virtualenv, so the hint names an absolute path: the console script that is running,
+    else the one beside this interpreter, else `python -m venice_keys_mcp`.
+    """
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name in {SCRIPT, f"{SCRIPT}.exe"} and argv0.is_file():
+        return [os.path.abspath(argv0)]
+    bindir = Path(os.path.abspath(sys.executable)).parent  # not resolved: a venv's python is a symlink
+    for name in (SCRIPT, f"{SCRIPT}.exe"):
+        script = bindir / name
+        if script.is_file() and os.access(script, os.X_OK):
+            return [str(script)]
+    return [os.path.abspath(sys.executable), "-m", "venice_keys_mcp"]
+
+
+def banner(settings: Settings, runtime: Runtime) -> None:
+    """What a person who started the server by hand needs: what it serves, where files go, how to connect."""
     target = "the embedded sandbox (demo account, no real keys)" if settings.sandbox else settings.base_url
     lines = [
         f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}.",
@@ -49,47 +104,94 @@ def _banner(settings: Settings, runtime) -> None:  # runtime: Runtime
         f"  audit log: {runtime.audit.path}",
     ]
     if settings.confirm == "off":
-        lines.append("  WARNING: confirmation is OFF (VENICE_KEYS_CONFIRM=off): revokes happen without asking anyone.")
+        lines.append(
+            "  WARNING: confirmation is OFF (VENICE_KEYS_CONFIRM=off): revokes happen without asking anyone."
+        )
     lines += [f"  note: {n}" for n in runtime.notes]
-    exe, args = _command_hint(settings)
-    joined = " ".join([exe, *args])
-    if settings.transport == "stdio":
-        lines += [
-            "This process speaks MCP on stdin/stdout: an MCP host starts it. To connect one:",
-            f"  Claude Code:    claude mcp add venice-keys -- {joined}",
-            f'  Claude Desktop, Cursor, VS Code: command "{exe}", args {args}',
-            f"  MCP Inspector:  npx @modelcontextprotocol/inspector {joined}",
-            "Press Ctrl-C to stop.",
-        ]
-    else:
-        url = f"http://{settings.host}:{settings.port}/mcp"
-        lines += [
-            f"Streamable HTTP endpoint: {url}"
-            + (" (bearer token required: VENICE_KEYS_HTTP_TOKEN)" if settings.http_token else ""),
-            f"  Claude Code:    claude mcp add --transport http venice-keys {url}",
-            "Press Ctrl-C to stop.",
-        ]
+    lines += _stdio_hints(settings) if settings.transport == "stdio" else _http_hints(settings)
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def _run_http(server, settings: Settings) -> int:  # server: MCPServer
+def _stdio_hints(settings: Settings) -> list[str]:
+    command = command_hint()
+    args = _replay_flags(settings)
+    env_flags = [] if settings.sandbox else ["-e", "VENICE_ADMIN_KEY=<your ADMIN key>"]
+    claude = ["claude", "mcp", "add", *env_flags, "venice-keys", "--", *command, *args]
+    config: dict[str, object] = {"command": command[0], "args": [*command[1:], *args]}
+    if not settings.sandbox:
+        config["env"] = {"VENICE_ADMIN_KEY": "<your ADMIN key>"}
+    return [
+        "This process speaks MCP on stdin/stdout: an MCP host starts it. To connect one:",
+        f"  Claude Code:    {shlex.join(claude)}",
+        f'  Claude Desktop, Cursor, VS Code ("mcpServers"/"servers" entry): '
+        f'"venice-keys": {json.dumps(config)}',
+        f"  MCP Inspector:  {shlex.join(['npx', '@modelcontextprotocol/inspector', *command, *args])}",
+        "Press Ctrl-C (or close stdin) to stop.",
+    ]
+
+
+def _http_hints(settings: Settings) -> list[str]:
+    from venice_keys_mcp.http_auth import allowed_hosts
+
+    url = settings.http_url
+    claude = ["claude", "mcp", "add", "--transport", "http", "venice-keys", url]
+    lines = [f"Streamable HTTP endpoint: {url}"]
+    if settings.connect_host.strip("[]") != settings.host.strip("[]"):
+        lines[0] += f" (listening on {settings.host}:{settings.port})"
+    if settings.http_token is not None:
+        lines.append("  every request needs: Authorization: Bearer <the value of VENICE_KEYS_HTTP_TOKEN>")
+        claude_cmd = shlex.join(claude) + ' --header "Authorization: Bearer $VENICE_KEYS_HTTP_TOKEN"'
+    else:
+        claude_cmd = shlex.join(claude)
+    hosts = ", ".join(allowed_hosts(settings))
+    lines.append(f"  accepted Host headers: {hosts} (add names with VENICE_KEYS_ALLOWED_HOSTS)")
+    lines += [f"  Claude Code:    {claude_cmd}", "Press Ctrl-C to stop."]
+    return lines
+
+
+def _replay_flags(settings: Settings) -> list[str]:
+    """The flags that make a host-started server behave like this one."""
+    flags = ["--sandbox"] if settings.sandbox else []
+    if settings.sandbox and settings.sandbox_keys:
+        flags += ["--sandbox-keys", str(settings.sandbox_keys)]
+    if settings.read_only:
+        flags.append("--read-only")
+    if settings.confirm != "auto":
+        flags += ["--confirm", settings.confirm]
+    return flags
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before serving, so a busy port or bad address is one clear line and --port 0 works."""
+    bind_host = host.strip("[]")
+    family = socket.getaddrinfo(bind_host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][
+        0
+    ]
+    return socket.create_server((bind_host, port), family=family)
+
+
+def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
+    """The Streamable HTTP app: Host/Origin checks first, then bearer auth when a token is set.
+
+    Stateful (SSE) mode, the SDK default: 2025-11-25 clients need it for elicitation.
+    """
+    from venice_keys_mcp.http_auth import HostOriginGuard, transport_security
+
+    security = transport_security(settings)
+    app = server.streamable_http_app(host=settings.host, transport_security=security)
+    return HostOriginGuard(app, security)
+
+
+def _run_http(server: MCPServer, settings: Settings, listener: socket.socket) -> int:
     import uvicorn
-    from mcp.server.transport_security import TransportSecuritySettings
 
-    app = build_http_app(server, settings, TransportSecuritySettings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-    return 0
-
-
-def build_http_app(server, settings: Settings, security_cls=None):  # -> Starlette
-    """The Streamable HTTP app: loopback-only Host/Origin checks, bearer auth when a token is set."""
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    security_cls = security_cls or TransportSecuritySettings
-    port = settings.port
-    hosts = list(settings.allowed_hosts) or [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
-    if not settings.is_loopback and not settings.allowed_hosts:
-        hosts.append(f"{settings.host}:{port}")
-    origins = list(settings.allowed_origins) or [f"http://{h}" for h in hosts]
-    security = security_cls(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
-    return server.streamable_http_app(host=settings.host, transport_security=security)
+    debug = settings.log_level == "DEBUG"
+    config = uvicorn.Config(
+        build_http_app(server, settings),
+        log_config=None,  # uvicorn's own config would send its access log to stdout
+        log_level="debug" if debug else "warning",
+        access_log=debug,
+    )
+    # Server.run, unlike uvicorn.run, lets Ctrl-C surface as KeyboardInterrupt (exit 130).
+    uvicorn.Server(config).run(sockets=[listener])
+    return EXIT_OK

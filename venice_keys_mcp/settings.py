@@ -6,15 +6,22 @@ README's settings table, `doctor` and the error messages can all name the same t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from venice_keys_mcp.safety.tokens import load_signing_key
+
 DEFAULT_BASE_URL = "https://api.venice.ai/api/v1"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+#: A bearer token shorter than this is guessable by anything that can reach the port.
+MIN_HTTP_TOKEN_CHARS = 16
+TOKEN_HINT = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 ConfirmMode = Literal["auto", "elicit", "off"]
 Transport = Literal["stdio", "http"]
@@ -78,7 +85,33 @@ class Settings(BaseModel):
 
     @property
     def is_loopback(self) -> bool:
-        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+        """True when the HTTP bind address only accepts connections from this machine."""
+        host = self.host.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False  # a host name could resolve anywhere
+
+    @property
+    def is_wildcard(self) -> bool:
+        """True when the HTTP bind address is every interface (0.0.0.0 or ::)."""
+        return self.host.strip("[]") in WILDCARD_HOSTS
+
+    @property
+    def connect_host(self) -> str:
+        """The host, as written in a URL, that a client on this machine uses to reach the HTTP server."""
+        host = self.host.strip("[]")
+        if host in {"", "0.0.0.0"}:
+            return "127.0.0.1"
+        if host == "::":
+            return "[::1]"
+        return f"[{host}]" if ":" in host else host
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.connect_host}:{self.port}/mcp"
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -103,11 +136,42 @@ class Settings(BaseModel):
         return settings
 
     def _check_consistency(self) -> None:
+        """Refuse, in one line each, what pydantic cannot see and what would otherwise fail as a traceback."""
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise SettingsError(
+                "Invalid VENICE_BASE_URL: use an http(s) URL such as https://api.venice.ai/api/v1."
+            )
+        if self.admin_key is not None and not _header_safe(self.admin_key.get_secret_value()):
+            raise SettingsError(
+                "Invalid VENICE_ADMIN_KEY: it contains spaces or control characters; check how it was pasted."
+            )
+        if self.signing_key is not None:
+            try:
+                load_signing_key(self.signing_key.get_secret_value())
+            except ValueError as exc:  # its message names the variable and never repeats the value
+                raise SettingsError(str(exc)) from None
+        if self.http_token is not None:
+            token = self.http_token.get_secret_value()
+            if not _header_safe(token):
+                raise SettingsError(
+                    "Invalid VENICE_KEYS_HTTP_TOKEN: it contains spaces or control characters."
+                )
+            if len(token) < MIN_HTTP_TOKEN_CHARS:
+                raise SettingsError(
+                    f"Invalid VENICE_KEYS_HTTP_TOKEN: it has {len(token)} characters; use at least "
+                    f"{MIN_HTTP_TOKEN_CHARS}. {TOKEN_HINT}"
+                )
         if self.transport == "http" and not self.is_loopback and self.http_token is None:
             raise SettingsError(
                 f"Refusing to serve HTTP on {self.host} without a bearer token: set VENICE_KEYS_HTTP_TOKEN "
-                "(or bind to 127.0.0.1)."
+                f"({TOKEN_HINT}) or bind to 127.0.0.1."
             )
+
+
+def _header_safe(value: str) -> bool:
+    """Whether `value` can travel in an HTTP header as is (no spaces, control or non-ASCII characters)."""
+    return value.isascii() and value.isprintable() and " " not in value
 
 
 def _parse(field: str, name: str, raw: str) -> Any:
@@ -119,7 +183,13 @@ def _parse(field: str, name: str, raw: str) -> Any:
             return False
         raise SettingsError(f"Invalid {name}={raw!r}: use 1 or 0.")
     if field in {"allowed_hosts", "allowed_origins"}:
-        return tuple(p.strip() for p in raw.split(",") if p.strip())
+        entries = tuple(p.strip() for p in raw.split(",") if p.strip())
+        for entry in entries:
+            if field == "allowed_hosts" and ("/" in entry or " " in entry):
+                raise SettingsError(f"Invalid {name}: {entry!r} is not a Host header; use name or name:port.")
+            if field == "allowed_origins" and not entry.startswith(("http://", "https://")):
+                raise SettingsError(f"Invalid {name}: {entry!r} is not an origin; use e.g. https://{entry}.")
+        return entries
     if field == "confirm" and raw.lower() not in {"auto", "elicit", "off"}:
         raise SettingsError(f"Invalid {name}={raw!r}: use auto, elicit or off.")
     if field in {"confirm", "log_level"}:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,7 +142,7 @@ async def test_create_key_saves_secret_to_private_file_and_hides_it(server, mode
     path = sc["secret_file"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
-    secret = open(path).read().splitlines()[0]
+    secret = Path(path).read_text().splitlines()[0]
     assert secret.startswith("VENICE_INFERENCE_KEY_") and secret.endswith(sc["last6"])
     assert secret not in json.dumps(r.model_dump(mode="json"))
     assert sc["key_id"] in await active_ids(server)
@@ -152,7 +153,7 @@ async def test_create_key_reveal_secret_returns_it_inline(server, mode):
         r = await c.call_tool("create_key", {"description": "shown once", "reveal_secret": True})
     sc = r.structured_content
     assert sc["secret"].startswith("VENICE_INFERENCE_KEY_")
-    assert open(sc["secret_file"]).read().startswith(sc["secret"])
+    assert Path(sc["secret_file"]).read_text().startswith(sc["secret"])
 
 
 async def test_create_admin_key_refused_unless_allowed(server, mode):
@@ -183,8 +184,11 @@ async def test_patch_narrowing_needs_no_confirmation(server, mode):
 
 async def test_patch_remove_cap_is_widening_and_asks(server, mode):
     rt = runtime_of(server)
-    capped = next(k for k in await rt.client.list_keys() if k.consumption_limits.usd is not None
-                  and k.last6 != rt.own_key_last6)
+    capped = next(
+        k
+        for k in await rt.client.list_keys()
+        if k.consumption_limits.usd is not None and k.last6 != rt.own_key_last6
+    )
     seen: list[str] = []
     async with Client(server, mode=mode, elicitation_callback=answer("accept", {"approve": True}, seen)) as c:
         r = await c.call_tool("patch_key", {"key_id": capped.id, "remove": ["usd_limit"]})
@@ -215,7 +219,11 @@ async def test_revoke_with_typed_last6_revokes(server, mode):
 
 @pytest.mark.parametrize(
     ("action", "content", "status"),
-    [("accept", {"last6": "nope!!"}, "not_confirmed"), ("decline", None, "declined"), ("cancel", None, "cancelled")],
+    [
+        ("accept", {"last6": "nope!!"}, "not_confirmed"),
+        ("decline", None, "declined"),
+        ("cancel", None, "cancelled"),
+    ],
 )
 async def test_revoke_not_confirmed_changes_nothing(server, mode, action, content, status):
     key = await victim(server)
@@ -232,7 +240,9 @@ async def test_revoke_without_elicitation_uses_a_single_use_token(server, mode):
         sc = first.structured_content
         assert sc["status"] == "confirmation_required" and sc["confirmation_token"]
         assert key.id in await active_ids(server)
-        ok = await c.call_tool("revoke_key", {"key_id": key.id, "confirmation_token": sc["confirmation_token"]})
+        ok = await c.call_tool(
+            "revoke_key", {"key_id": key.id, "confirmation_token": sc["confirmation_token"]}
+        )
         assert ok.structured_content["status"] == "revoked"
     assert key.id not in await active_ids(server)
 
@@ -240,7 +250,9 @@ async def test_revoke_without_elicitation_uses_a_single_use_token(server, mode):
 async def test_revoke_refuses_the_servers_own_key(server, mode):
     rt = runtime_of(server)
     own = rt.sandbox.demo.admin_key_id
-    async with Client(server, mode=mode, elicitation_callback=answer("accept", {"last6": rt.own_key_last6})) as c:
+    async with Client(
+        server, mode=mode, elicitation_callback=answer("accept", {"last6": rt.own_key_last6})
+    ) as c:
         r = await c.call_tool("revoke_key", {"key_id": own})
     assert r.structured_content["status"] == "refused"
     assert own in await active_ids(server)
@@ -265,7 +277,9 @@ async def test_web3_token_and_mint(server, mode):
     async with Client(server, mode=mode) as c:
         tok = await c.call_tool("get_web3_token", {})
         token = tok.structured_content["token"]
-        sig = Account.sign_message(encode_defunct(text=token), private_key=demo.wallet_private_key).signature.hex()
+        sig = Account.sign_message(
+            encode_defunct(text=token), private_key=demo.wallet_private_key
+        ).signature.hex()
         sig = sig if sig.startswith("0x") else "0x" + sig
         r = await c.call_tool(
             "mint_web3_key",
@@ -282,8 +296,12 @@ async def test_inference_key_gets_a_clear_admin_key_error(tmp_path):
     from venice_keys_mcp.settings import Settings
 
     state = seeded_state()
-    settings = Settings(admin_key=state.demo.inference_key, base_url="http://sandbox/api/v1",
-                        secrets_dir=tmp_path / "s", audit_log=tmp_path / "a.jsonl")
+    settings = Settings(
+        admin_key=state.demo.inference_key,
+        base_url="http://sandbox/api/v1",
+        secrets_dir=tmp_path / "s",
+        audit_log=tmp_path / "a.jsonl",
+    )
     rt = build_runtime(settings, transport=asgi_transport(create_app(state)))
     async with Client(build_server(settings, runtime=rt), mode="legacy") as c:
         r = await c.call_tool("list_keys", {})

@@ -244,6 +244,18 @@ class AuditLog:
                 os.close(fd)  # also releases the flock
         return entry
 
+    def ensure_writable(self) -> None:
+        """Raise `AuditError` unless an entry could be appended now; creates the file (0600) if missing.
+
+        Called before a change is made, so a change whose trace could not be written is
+        refused instead of made. It cannot foresee a full disk; `append` still can fail.
+        """
+        with self._lock:
+            try:
+                os.close(self._open())
+            except OSError as exc:
+                raise AuditError(self.path, exc) from exc
+
     def recent(self, n: int = 20) -> list[AuditEntry]:
         """The newest `n` readable entries, oldest first; reads only the end of the file."""
         if n <= 0:

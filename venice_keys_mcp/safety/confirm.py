@@ -4,7 +4,8 @@ A tool declares a `Resolve(...)` parameter whose resolver calls `Confirmer.gate`
 gate either asks the human through the host (`Elicit`, which the SDK turns into
 `elicitation/create` on 2025-11-25 or an `InputRequiredResult` on 2026-07-28), or, when
 the client cannot show a form, answers with a `Gate`: proceed (token valid, or
-confirmation off), ask for a token, or refuse. The tool body then calls `settle` to turn
+confirmation off), ask for a token, or refuse (policy, elicit-only mode, or a forged,
+altered, expired, replayed or mismatched token). The tool body then calls `settle` to turn
 whatever came back into one `Decision`. Resolvers re-run on every 2026 round, so the gate
 has no side effects: a token is only peeked here and consumed in `settle`.
 """
@@ -15,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mcp_types.version import is_version_at_least
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -23,8 +23,10 @@ from mcp.server.mcpserver import (
     DeclinedElicitation,
     Elicit,
 )
+from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
+from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.tokens import ConfirmationTokens
 from venice_keys_mcp.settings import ConfirmMode
 
@@ -99,15 +101,19 @@ class Confirmer:
         if self.mode == "elicit":
             return Gate(
                 decision="refused",
-                reason="This client cannot show confirmation forms and VENICE_KEYS_CONFIRM=elicit requires one; "
-                "use a host with elicitation, or set VENICE_KEYS_CONFIRM=auto.",
+                method="elicitation",
+                reason="This client cannot show confirmation forms, and VENICE_KEYS_CONFIRM=elicit "
+                "requires one; nothing changed. Use a host with elicitation, or set "
+                "VENICE_KEYS_CONFIRM=auto.",
             )
         if not token:
             return Gate(decision="ask_token")
         verdict = self.tokens.peek(token, action, args)
         if verdict.ok:
             return Gate(decision="proceed", method="token")
-        return Gate(decision="ask_token", reason=f"The confirmation token was refused: {verdict.reason}")
+        # A bad token is refused outright, with no fresh token in the same breath: an agent
+        # that guessed or reused one must go back for a preview the person can read.
+        return Gate(decision="refused", method="token", reason=_token_refused(verdict.reason))
 
     def settle(
         self,
@@ -124,7 +130,8 @@ class Confirmer:
                 verdict = self.tokens.check(token, action, args)
                 if verdict.ok:
                     return Decision(True, "confirmed", "token")
-                return Decision(False, "confirmation_required", "token", f"Token refused: {verdict.reason}")
+                # Used up between the peek and now (a concurrent call with the same token).
+                return Decision(False, "refused", "token", _token_refused(verdict.reason))
             case AcceptedElicitation(data=Gate(decision="proceed", method=method)):
                 return Decision(True, "confirmed", method)
             case AcceptedElicitation(data=Gate(decision="ask_token", reason=reason)):
@@ -135,14 +142,29 @@ class Confirmer:
                 if expect_last6 is not None and typed.strip() == expect_last6:
                     return Decision(True, "confirmed", "elicitation")
                 return Decision(
-                    False, "not_confirmed", "elicitation", "The typed characters did not match; nothing changed."
+                    False,
+                    "not_confirmed",
+                    "elicitation",
+                    "The typed characters did not match; nothing changed.",
                 )
             case AcceptedElicitation(data=ApproveForm(approve=True)):
                 return Decision(True, "confirmed", "elicitation")
             case AcceptedElicitation():
-                return Decision(False, "not_confirmed", "elicitation", "The person did not approve; nothing changed.")
+                return Decision(
+                    False, "not_confirmed", "elicitation", "The person did not approve; nothing changed."
+                )
             case DeclinedElicitation():
                 return Decision(False, "declined", "elicitation", "The person declined; nothing changed.")
             case CancelledElicitation():
                 return Decision(False, "cancelled", "elicitation", "The person cancelled; nothing changed.")
         return Decision(False, "refused", "unknown", "Confirmation could not be obtained; nothing changed.")
+
+
+def _token_refused(reason: str) -> str:
+    return f"The confirmation token was refused: {reason}. Nothing changed."
+
+
+def name_key(key_type: str, description: str, last6: str, last_used: str | None) -> str:
+    """`INFERENCE key «desc» (…abc123, last used 2026-11-02)`: enough for a person to know which key."""
+    used = f"last used {last_used}" if last_used else "never used"
+    return f"{key_type} key {fence(description)} (…{last6}, {used})"

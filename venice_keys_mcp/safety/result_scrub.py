@@ -15,7 +15,9 @@ from pydantic import BaseModel
 
 from venice_keys_mcp.safety.secrets import Scrubber
 
-_ALLOWED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("venice_keys_allowed", default=None)
+_ALLOWED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "venice_keys_allowed", default=None
+)
 
 SCRUBBED_METHODS = frozenset({"tools/call", "resources/read", "prompts/get"})
 

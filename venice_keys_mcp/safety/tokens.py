@@ -5,7 +5,9 @@ preview and the agent repeats the call carrying the token. The token is bound to
 exact action and arguments (a token for "revoke key A" cannot revoke key B), expires in
 minutes, and works once. It is HMAC-signed, so the server keeps no state beyond the
 nonces already used; with a configured signing key, tokens also survive restarts and work
-across instances (each instance then remembers only its own used nonces).
+across instances, which then share the used nonces through a small file beside the audit
+log (`spent_tokens`), so a used token stays used after a restart. Instances on different
+machines share it only if they share that directory.
 
 Format: ``v1.<payload>.<mac>``, both parts unpadded base64url; the payload is compact
 JSON ``{"a": action, "d": sha256(canonical args), "exp": unix seconds, "n": nonce}`` and
@@ -26,11 +28,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from ._canonical import canonical_json
+from .spent_tokens import SpentTokens
 
 __all__ = ["ConfirmationTokens", "TokenVerdict", "load_signing_key"]
 
@@ -41,7 +45,15 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 VerdictCode = Literal[
-    "ok", "missing", "malformed", "forged", "expired", "wrong_action", "wrong_arguments", "replayed"
+    "ok",
+    "missing",
+    "malformed",
+    "forged",
+    "expired",
+    "wrong_action",
+    "wrong_arguments",
+    "replayed",
+    "unrecordable",
 ]
 
 
@@ -74,6 +86,9 @@ class ConfirmationTokens:
 
     `configured` says whether `key` came from settings; it only changes how a token with
     a bad signature is explained (with a per-process key, the likely cause is a restart).
+    `clock` (unix seconds) is public so a test can move time for a running server.
+    `spent_file` shares the used nonces with other processes signing with the same key
+    (see `spent_tokens`); without it, "single use" holds within this process only.
     """
 
     def __init__(
@@ -83,6 +98,7 @@ class ConfirmationTokens:
         clock: Callable[[], float] = time.time,
         *,
         configured: bool = False,
+        spent_file: Path | None = None,
     ) -> None:
         if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"the token signing key must be at least {MIN_KEY_BYTES} bytes")
@@ -90,18 +106,19 @@ class ConfirmationTokens:
             raise ValueError("ttl_seconds must be positive")
         self._key = bytes(key)
         self.ttl_seconds = ttl_seconds
-        self._clock = clock
+        self.clock = clock
         self.configured = configured
         self._lock = threading.Lock()
         self._used: set[str] = set()
         self._expiries: list[tuple[int, str]] = []  # heap of (exp, nonce) for pruning
+        self._spent = SpentTokens(spent_file) if spent_file is not None else None
 
     def issue(self, action: str, args: Mapping[str, object]) -> str:
         """A token confirming exactly `action` with exactly `args`, valid for `ttl_seconds`."""
         payload = {
             "a": action,
             "d": _args_digest(args),
-            "exp": int(self._clock()) + self.ttl_seconds,
+            "exp": int(self.clock()) + self.ttl_seconds,
             "n": secrets.token_urlsafe(12),
         }
         body = f"{_VERSION}.{_b64encode(canonical_json(payload).encode('utf-8'))}"
@@ -155,7 +172,7 @@ class ConfirmationTokens:
             return _refuse(
                 "malformed", "the confirmation token is malformed; copy it exactly as it was given"
             )
-        now = self._clock()
+        now = self.clock()
         if payload["exp"] <= now:
             when = datetime.fromtimestamp(payload["exp"], UTC).strftime("%H:%M:%S UTC")
             return _refuse(
@@ -177,12 +194,27 @@ class ConfirmationTokens:
             )
         with self._lock:
             self._prune(now)
+            replayed = _refuse(
+                "replayed",
+                "this confirmation token was already used; each token confirms one call, "
+                "so call again without a token for a new preview",
+            )
             if payload["n"] in self._used:
-                return _refuse(
-                    "replayed",
-                    "this confirmation token was already used; each token confirms one call, "
-                    "so call again without a token for a new preview",
-                )
+                return replayed
+            if self._spent is not None:
+                try:
+                    if consume:
+                        fresh = self._spent.spend(payload["n"], payload["exp"], now)
+                    else:
+                        fresh = not self._spent.seen(payload["n"], now)
+                except OSError as exc:  # cannot prove it unused, so it does not count
+                    return _refuse(
+                        "unrecordable",
+                        f"the server could not check or record the token's use in {self._spent.path} "
+                        f"({exc.strerror or type(exc).__name__}); fix that file's directory and retry",
+                    )
+                if not fresh:
+                    return replayed
             if consume:
                 self._used.add(payload["n"])
                 heapq.heappush(self._expiries, (payload["exp"], payload["n"]))

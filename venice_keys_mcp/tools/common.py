@@ -3,36 +3,105 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
+import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
+from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.policy import PolicyRefusal
+from venice_keys_mcp.tools.outcomes import parse_expiry
 from venice_keys_mcp.venice import VeniceError
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
-WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
-UPDATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
-DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True)
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+UPDATE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+DESTRUCTIVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+log = logging.getLogger("venice_keys_mcp.tools")
+
 
 def venice_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn client and policy errors into `ToolError`s: the model reads the sentence, no traceback."""
+    """Turn every failure into a `ToolError` sentence: the model reads what happened, no traceback.
+
+    Client and policy errors already are sentences. Anything else is a bug here, but the
+    SDK would answer it with a bare "Error executing tool X", which tells an agent
+    neither what happened nor whether a change went through; say both, and log the rest.
+    Also used on confirmation resolvers, which run before the tool body.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
+        except ToolError:
+            raise
         except (VeniceError, PolicyRefusal) as exc:
             raise ToolError(str(exc)) from None
+        except Exception as exc:
+            log.exception("unexpected error in %s", getattr(fn, "__name__", "a tool"))
+            raise ToolError(unexpected(exc)) from None
 
     return wrapper
+
+
+def unexpected(exc: Exception) -> str:
+    """The sentence for a failure nobody planned for (the server log has the traceback)."""
+    what = " ".join(str(exc).split())[:200]
+    return (
+        f"The server failed unexpectedly ({type(exc).__name__}{': ' + what if what else ''}). "
+        "If this was a change, check the key with get_key or list_keys before trying again; "
+        "the server's log has the details."
+    )
+
+
+def checked_expiry(value: str | None) -> datetime | None:
+    """`expires_at` as a datetime, refusing a well-formed but impossible date (2026-02-30)."""
+    try:
+        return parse_expiry(value)
+    except ValueError:
+        raise ToolError(
+            f"expires_at={value!r} is not a real date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)."
+        ) from None
+
+
+def lost_answer(exc: VeniceError) -> str:
+    """Why a write's outcome was unknown, as a clause: the client's cause, minus its advice.
+
+    `OutcomeUnknown` says "The create may or may not have happened: <cause>."; the tool
+    says what did happen once it has looked, so only the cause is kept.
+    """
+    text = exc.message.rstrip(". ")
+    _, found, cause = text.partition("may or may not have happened: ")
+    if found:
+        return cause
+    return text.partition("; ")[0]  # MalformedResponse: drop its guess ("most likely applied")
+
+
+async def look_again(rt: Runtime) -> None:
+    """Pause before a second look when a write's answer was lost.
+
+    A request that timed out may still be finishing at Venice; one short pause (a
+    fraction of the request timeout, at most 2 s) before concluding "nothing happened"
+    catches the common case without making the caller wait long.
+    """
+    await anyio.sleep(min(2.0, rt.settings.timeout / 4))
 
 
 def result(model: BaseModel, text: str) -> CallToolResult:
@@ -48,7 +117,11 @@ def _drop_null(schema: dict[str, Any]) -> dict[str, Any]:
     options = schema.get("anyOf")
     if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
         other = next(o for o in options if o != {"type": "null"})
-        rest = {k: v for k, v in schema.items() if k not in {"anyOf", "default"} or (k == "default" and v is not None)}
+        rest = {
+            k: v
+            for k, v in schema.items()
+            if k not in {"anyOf", "default"} or (k == "default" and v is not None)
+        }
         return {**other, **rest}
     return schema
 
@@ -81,8 +154,10 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
         if output and k == "$ref":
             return {"type": "object"}
         if k == "properties" and isinstance(v, dict):
-            out[k] = {name: _loose(compact_schema(sub, output=output)) if output else compact_schema(sub)
-                      for name, sub in v.items()}
+            out[k] = {
+                name: _loose(compact_schema(sub, output=output)) if output else compact_schema(sub)
+                for name, sub in v.items()
+            }
         elif k == "$defs" and isinstance(v, dict):
             out[k] = {name: compact_schema(sub, output=output) for name, sub in v.items()}
         else:

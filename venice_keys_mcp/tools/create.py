@@ -14,10 +14,18 @@ from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
 from venice_keys_mcp.safety.result_scrub import allow_in_result
 from venice_keys_mcp.safety.secrets import SecretDeliveryError, deliver_secret
-from venice_keys_mcp.tools.common import WRITE, result, venice_errors
-from venice_keys_mcp.tools.outcomes import CreateResult, Preview, needs_token_text, parse_expiry, record
+from venice_keys_mcp.tools.common import WRITE, checked_expiry, look_again, lost_answer, result, venice_errors
+from venice_keys_mcp.tools.outcomes import CreateResult, Preview, needs_token_text, record
 from venice_keys_mcp.tools.views import now_utc
-from venice_keys_mcp.venice import CreatedKey, CreateKeyRequest, OutcomeUnknown, VeniceError
+from venice_keys_mcp.venice import (
+    ApiKey,
+    CreatedKey,
+    CreateKeyRequest,
+    MalformedResponse,
+    NetworkError,
+    OutcomeUnknown,
+    VeniceError,
+)
 from venice_keys_mcp.venice.models import LimitsInput
 
 ACTION = "create_key"
@@ -35,8 +43,13 @@ Expiry = Annotated[
 ]
 Token = Annotated[str | None, Field(description="Only once the user approved")]
 
+
 def create_changes(args: dict[str, Any]) -> list[str]:
-    caps = [f"{u} cap {args[k]:g}" for k, u in (("usd_limit", "USD"), ("diem_limit", "DIEM")) if args.get(k) is not None]
+    caps = [
+        f"{u} cap {args[k]:g}"
+        for k, u in (("usd_limit", "USD"), ("diem_limit", "DIEM"))
+        if args.get(k) is not None
+    ]
     return [
         f"Create a new {args['key_type']} key {fence(args['description'])}",
         ", ".join(caps) + f" per {args.get('limit_period') or 'EPOCH'}" if caps else "no spend cap",
@@ -44,8 +57,9 @@ def create_changes(args: dict[str, Any]) -> list[str]:
         f"model privacy {args.get('model_privacy') or 'ALL'}",
     ]
 
+
 def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
-    recent: list[float] = []  # monotonic times of our own creations, for the 20-per-minute rule
+    window = CreationWindow()
 
     def policy_check(args: dict[str, Any]) -> None:
         check_create(
@@ -53,10 +67,11 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             key_type=args["key_type"],
             usd=args.get("usd_limit"),
             diem=args.get("diem_limit"),
-            expires_at=parse_expiry(args.get("expires_at")),
+            expires_at=checked_expiry(args.get("expires_at")),
             now=now_utc(),
         )
 
+    @venice_errors
     async def gate(
         description: str,
         key_type: str,
@@ -69,18 +84,28 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         confirmation_token: str | None,
         ctx: Context[Any, Any],
     ) -> Gate | Elicit[ApproveForm]:
-        args = dict(description=description, key_type=key_type, usd_limit=usd_limit, diem_limit=diem_limit,
-                    limit_period=limit_period, model_privacy=model_privacy, expires_at=expires_at,
-                    reveal_secret=reveal_secret)
+        args = dict(
+            description=description,
+            key_type=key_type,
+            usd_limit=usd_limit,
+            diem_limit=diem_limit,
+            limit_period=limit_period,
+            model_privacy=model_privacy,
+            expires_at=expires_at,
+            reveal_secret=reveal_secret,
+        )
         try:
             policy_check(args)
         except PolicyRefusal as exc:
             return Gate(decision="refused", method="policy", reason=str(exc))
         if key_type != "ADMIN":
             return Gate(decision="proceed", method="not_needed")
-        message = "Create an ADMIN key (full control of this account's keys)?\n" + "\n".join(create_changes(args))
-        return confirmer.gate(ctx, action=ACTION, args=args, token=confirmation_token, message=message,
-                              form=ApproveForm)
+        message = "Create an ADMIN key (full control of this account's keys)?\n" + "\n".join(
+            create_changes(args)
+        )
+        return confirmer.gate(
+            ctx, action=ACTION, args=args, token=confirmation_token, message=message, form=ApproveForm
+        )
 
     @server.tool(title="Create key", annotations=WRITE)
     @venice_errors
@@ -96,56 +121,120 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         reveal_secret: bool = False,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, CreateResult]:
-        """Create a key; its secret goes to a 0600 file, shown only if reveal_secret. ADMIN keys need approval."""
-        args: dict[str, Any] = dict(description=description, key_type=key_type, usd_limit=usd_limit,
-                                    diem_limit=diem_limit, limit_period=limit_period, model_privacy=model_privacy,
-                                    expires_at=expires_at, reveal_secret=reveal_secret)
+        """Create a key; its secret goes to a 0600 file, shown only if reveal_secret. ADMIN keys need approval."""  # noqa: E501
+        args: dict[str, Any] = dict(
+            description=description,
+            key_type=key_type,
+            usd_limit=usd_limit,
+            diem_limit=diem_limit,
+            limit_period=limit_period,
+            model_privacy=model_privacy,
+            expires_at=expires_at,
+            reveal_secret=reveal_secret,
+        )
         decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
         if not decision.go:
-            record(rt, tool=ACTION, key_id=None, args=args, method=decision.method, outcome=decision.status,
-                   detail=decision.reason)
+            record(
+                rt,
+                tool=ACTION,
+                key_id=None,
+                args=args,
+                method=decision.method,
+                outcome=decision.status,
+                detail=decision.reason,
+            )
             if decision.status == "refused" and decision.method == "policy":
                 raise ToolError(decision.reason)
             preview = Preview(action="create", changes=create_changes(args))
             if decision.status == "confirmation_required":
-                out = CreateResult(status="confirmation_required", message="Confirmation required; nothing created.",
-                                   confirmation_token=rt.tokens.issue(ACTION, args), preview=preview)
+                out = CreateResult(
+                    status="confirmation_required",
+                    message="Confirmation required; nothing created.",
+                    confirmation_token=rt.tokens.issue(ACTION, args),
+                    preview=preview,
+                )
                 return result(out, needs_token_text("creation", preview, decision.reason))
             out = CreateResult(status=decision.status, message=decision.reason or "Nothing created.")
             return result(out, f"Not created ({decision.status}). {out.message}")
 
-        now = time.monotonic()
-        recent[:] = [t for t in recent if now - t < 60]
-        if len(recent) >= CREATES_PER_MINUTE:
-            wait = int(60 - (now - recent[0])) + 1
-            raise ToolError(f"Venice allows {CREATES_PER_MINUTE} key creations a minute and this server made "
-                            f"{len(recent)} in the last minute; try again in {wait} s.")
-        before = await rt.client.list_keys()
-        if len(before) >= MAX_ACTIVE_KEYS:
-            raise ToolError(f"The account has {len(before)} active keys, Venice's maximum of {MAX_ACTIVE_KEYS}; "
-                            "revoke unused keys first (list_keys unused_days=90 finds candidates).")
-        request = CreateKeyRequest(
-            api_key_type=key_type,
-            description=description,
-            **({"expires_at": expires_at} if expires_at is not None else {}),
-            **({"consumption_limit": _limits(usd_limit, diem_limit)} if usd_limit is not None or diem_limit is not None
-               else {}),
-            **({"limit_period": limit_period} if limit_period else {}),
-            **({"model_privacy": model_privacy} if model_privacy else {}),
-        )
-        recent.append(now)
+        slot = window.reserve()  # before any await: concurrent calls cannot all squeeze in
+        sent = False
         try:
-            created = await rt.client.create_key(request)
-        except OutcomeUnknown:
-            return await _reconcile(rt, args, {k.id for k in before}, description, decision.method)
-        except VeniceError as exc:
-            record(rt, tool=ACTION, key_id=None, args=args, method=decision.method, outcome="failed",
-                   detail=str(exc))
-            raise
+            before = await rt.client.list_keys()
+            if len(before) >= MAX_ACTIVE_KEYS:
+                raise ToolError(
+                    f"Not created: the account has {len(before)} active keys, Venice's maximum of "
+                    f"{MAX_ACTIVE_KEYS}; revoke unused keys first (list_keys unused_days=90 finds "
+                    "candidates)."
+                )
+            request = CreateKeyRequest(
+                api_key_type=key_type,
+                description=description,
+                **({"expires_at": expires_at} if expires_at is not None else {}),
+                **(
+                    {"consumption_limit": _limits(usd_limit, diem_limit)}
+                    if usd_limit is not None or diem_limit is not None
+                    else {}
+                ),
+                **({"limit_period": limit_period} if limit_period else {}),
+                **({"model_privacy": model_privacy} if model_privacy else {}),
+            )
+            sent = True
+            try:
+                created = await rt.client.create_key(request)
+            except (OutcomeUnknown, MalformedResponse) as exc:
+                # Sent, answer lost: look for the key instead of resending (a resend could make two).
+                return await _reconcile(rt, args, {k.id for k in before}, exc, decision.method)
+            except VeniceError as exc:
+                sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
+                record(
+                    rt,
+                    tool=ACTION,
+                    key_id=None,
+                    args=args,
+                    method=decision.method,
+                    outcome="failed",
+                    detail=str(exc),
+                )
+                raise ToolError(f"Not created: {exc}") from None
+        finally:
+            if not sent:
+                window.release(slot)
         return await deliver(rt, ACTION, created, args, decision.method, reveal_secret)
+
+
+class CreationWindow:
+    """This process's key creations in the last minute, to refuse the 21st before Venice does.
+
+    Only creations sent to Venice count; a slot is reserved before the first await (so
+    concurrent calls cannot all pass the check) and released if nothing was sent.
+    """
+
+    def __init__(self, limit: int = CREATES_PER_MINUTE, seconds: float = 60.0) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._times: list[float] = []
+
+    def reserve(self) -> float:
+        now = time.monotonic()
+        self._times[:] = [t for t in self._times if now - t < self.seconds]
+        if len(self._times) >= self.limit:
+            wait = int(self.seconds - (now - self._times[0])) + 1
+            raise ToolError(
+                f"Not created: Venice allows {self.limit} key creations a minute and this server "
+                f"made {len(self._times)} in the last minute; try again in {wait} s."
+            )
+        self._times.append(now)
+        return now
+
+    def release(self, slot: float) -> None:
+        if slot in self._times:
+            self._times.remove(slot)
+
 
 def _limits(usd: float | None, diem: float | None) -> LimitsInput:
     return LimitsInput(**{k: v for k, v in (("usd", usd), ("diem", diem)) if v is not None})
+
 
 async def deliver(
     rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, reveal: bool
@@ -154,8 +243,12 @@ async def deliver(
     rt.scrubber.add(created.secret)
     path = None
     try:
-        path = deliver_secret(rt.secrets_dir, created.id, created.secret,
-                              meta={"type": created.api_key_type, "description": created.description})
+        path = deliver_secret(
+            rt.secrets_dir,
+            created.id,
+            created.secret,
+            meta={"type": created.api_key_type, "description": created.description},
+        )
     except SecretDeliveryError as exc:
         if not reveal:
             return await _revoke_undeliverable(rt, tool, created, args, method, str(exc))
@@ -165,7 +258,6 @@ async def deliver(
     out = CreateResult(
         status="created",
         key_id=created.id,
-
         last6=created.last6,
         key_type=created.api_key_type,
         secret_file=str(path) if path else None,
@@ -176,9 +268,17 @@ async def deliver(
     if reveal:
         allow_in_result(created.secret)
         out.secret = created.secret
-    record(rt, tool=tool, key_id=created.id, args=args, method=method, outcome="created",
-           detail=f"secret_file={path}" if path else "secret revealed inline only")
+    record(
+        rt,
+        tool=tool,
+        key_id=created.id,
+        args=args,
+        method=method,
+        outcome="created",
+        detail=f"secret_file={path}" if path else "secret revealed inline only",
+    )
     return result(out, out.message + (f"\nsecret: {created.secret}" if reveal else ""))
+
 
 async def _revoke_undeliverable(
     rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, why: str
@@ -186,43 +286,147 @@ async def _revoke_undeliverable(
     try:
         await rt.client.delete_key(created.id)
     except VeniceError as exc:
-        record(rt, tool=tool, key_id=created.id, args=args, method=method, outcome="created_secret_lost",
-               detail=f"delivery failed: {why}; revoke failed: {exc}")
-        out = CreateResult(status="created_secret_lost", key_id=created.id, last6=created.last6,
-                           key_type=created.api_key_type,
-                           message=f"Key …{created.last6} was created but its secret could not be saved ({why}) "
-                           f"and revoking it failed ({exc}); revoke it with revoke_key.")
+        record(
+            rt,
+            tool=tool,
+            key_id=created.id,
+            args=args,
+            method=method,
+            outcome="created_secret_lost",
+            detail=f"delivery failed: {why}; revoke failed: {exc}",
+        )
+        out = CreateResult(
+            status="created_secret_lost",
+            key_id=created.id,
+            last6=created.last6,
+            key_type=created.api_key_type,
+            message=f"Key …{created.last6} was created but its secret could not be saved ({why}) "
+            f"and revoking it failed ({exc}); revoke it with revoke_key.",
+        )
         return result(out, out.message)
-    record(rt, tool=tool, key_id=created.id, args=args, method=method, outcome="revoked_after_delivery_failure",
-           detail=why)
-    out = CreateResult(status="revoked_after_delivery_failure", key_id=created.id,
-                       last6=created.last6, key_type=created.api_key_type,
-                       message=f"The secret could not be saved ({why}), so the new key was revoked and nothing "
-                       "is left behind. Fix VENICE_KEYS_SECRETS_DIR or use reveal_secret=true.")
+    record(
+        rt,
+        tool=tool,
+        key_id=created.id,
+        args=args,
+        method=method,
+        outcome="revoked_after_delivery_failure",
+        detail=why,
+    )
+    out = CreateResult(
+        status="revoked_after_delivery_failure",
+        key_id=created.id,
+        last6=created.last6,
+        key_type=created.api_key_type,
+        message=f"The secret could not be saved ({why}), so the new key was revoked and nothing "
+        "is left behind. Fix VENICE_KEYS_SECRETS_DIR or use reveal_secret=true.",
+    )
     return result(out, out.message)
 
+
 async def _reconcile(
-    rt: Runtime, args: dict[str, Any], before: set[str], description: str, method: str
+    rt: Runtime, args: dict[str, Any], before: set[str], exc: VeniceError, method: str
 ) -> CallToolResult:
-    """The create was sent but no answer came: find out whether the key exists; never resend."""
+    """The create was sent but its answer was lost: find out whether the key exists; never resend.
+
+    A new key is one absent from the list taken just before, with the description and
+    type that were asked for (or the id Venice's broken answer named). Nothing found on
+    the first look gets a second look after a short pause, for a create Venice was still
+    finishing when the answer was given up on.
+    """
+    why = lost_answer(exc)
+    desc = fence(args["description"])
+    named = getattr(exc, "key_id", None)
+    found: list[ApiKey] = []
     try:
-        after = await rt.client.list_keys()
-    except VeniceError as exc:
-        record(rt, tool=ACTION, key_id=None, args=args, method=method, outcome="outcome_unknown", detail=str(exc))
-        out = CreateResult(status="outcome_unknown", message="The connection dropped and Venice could not be "
-                           "asked whether the key was created; check list_keys before trying again.")
+        for attempt in range(2):
+            if attempt:
+                await look_again(rt)
+            found = _new_keys(await rt.client.list_keys(), before, args, named)
+            if found:
+                break
+    except VeniceError as err:
+        record(
+            rt,
+            tool=ACTION,
+            key_id=named,
+            args=args,
+            method=method,
+            outcome="outcome_unknown",
+            detail=f"{why}; reading back failed: {err}",
+        )
+        out = CreateResult(
+            status="outcome_unknown",
+            key_id=named,
+            message=f"Unknown whether the key was created ({why}), and reading back failed "
+            f"({err}). Do not create it again yet: check list_keys for "
+            f"{fence(args['description'])} first.",
+        )
         return result(out, out.message)
-    new = [k for k in after if k.id not in before and k.description == description]
-    if not new:
-        record(rt, tool=ACTION, key_id=None, args=args, method=method, outcome="not_created",
-               detail="connection dropped; no new key found")
-        out = CreateResult(status="not_created", message="The connection dropped before Venice created the key: "
-                           "no key was created. It is safe to call create_key again.")
+    if not found:
+        record(
+            rt,
+            tool=ACTION,
+            key_id=None,
+            args=args,
+            method=method,
+            outcome="not_created",
+            detail=f"{why}; no new key found on two looks",
+        )
+        # A request that timed out may still be finished by Venice later; any other lost
+        # answer (reset, garbage, a gateway error) ended with the exchange.
+        advice = (
+            f"Venice may still finish a request that timed out: check list_keys for {desc} in a "
+            "minute before creating it again."
+            if "Timeout" in why
+            else "Nothing was left behind; it is safe to call create_key again."
+        )
+        out = CreateResult(
+            status="not_created",
+            message=f"Not created: reading back shows no new key {desc} (outcome unknown at first: {why}). "
+            + advice,
+        )
         return result(out, out.message)
-    k = new[0]
-    record(rt, tool=ACTION, key_id=k.id, args=args, method=method, outcome="created_secret_lost",
-           detail="connection dropped after creation; secret never received")
-    out = CreateResult(status="created_secret_lost", key_id=k.id, last6=k.last6, key_type=k.api_key_type,
-                       message=f"Created: id {k.id} (…{k.last6}), but the connection dropped before its secret "
-                       "arrived, so nobody has it. Revoke it with revoke_key and create a new one.")
+    k = found[0]
+    others = [o.id for o in found[1:]]
+    record(
+        rt,
+        tool=ACTION,
+        key_id=k.id,
+        args=args,
+        method=method,
+        outcome="created_secret_lost",
+        detail=f"{why}; found by reading back; secret never received"
+        + (f"; other candidates {', '.join(others)}" if others else ""),
+    )
+    also = (
+        (
+            f" ({len(others)} other new key(s) match too: {', '.join(others)}; someone else may have created "
+            "them)"
+        )
+        if others
+        else ""
+    )
+    out = CreateResult(
+        status="created_secret_lost",
+        key_id=k.id,
+        last6=k.last6,
+        key_type=k.api_key_type,
+        message=f"Created: id {k.id} (…{k.last6}), but its secret was lost with Venice's answer "
+        f"({why}), so nobody can use it{also}. Revoke it? Ask the user, then call revoke_key "
+        f"with key_id={k.id} and create a new key.",
+    )
     return result(out, out.message)
+
+
+def _new_keys(after: list[ApiKey], before: set[str], args: dict[str, Any], named: str | None) -> list[ApiKey]:
+    """Keys that appeared since `before` and match the request (newest first, as Venice lists them)."""
+    if named:
+        exact = [k for k in after if k.id == named]
+        if exact:
+            return exact
+    return [
+        k
+        for k in after
+        if k.id not in before and k.description == args["description"] and k.api_key_type == args["key_type"]
+    ]

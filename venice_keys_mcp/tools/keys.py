@@ -1,6 +1,5 @@
 """Reading keys: `list_keys` (filtered, paged, one line per key) and `get_key`."""
 
-
 import math
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -12,7 +11,15 @@ from pydantic import BaseModel, Field
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE
 from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
-from venice_keys_mcp.tools.views import KeyDetail, KeyLine, key_detail, key_line, now_utc, render_detail, render_line
+from venice_keys_mcp.tools.views import (
+    KeyDetail,
+    KeyLine,
+    key_detail,
+    key_line,
+    now_utc,
+    render_detail,
+    render_line,
+)
 from venice_keys_mcp.venice import ApiKey
 
 KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -45,13 +52,19 @@ def filter_keys(
     for k in keys:
         if key_type and k.api_key_type != key_type:
             continue
-        if needle and needle not in k.description.casefold() and needle not in (k.id + " " + k.last6).casefold():
+        if (
+            needle
+            and needle not in k.description.casefold()
+            and needle not in (k.id + " " + k.last6).casefold()
+        ):
             continue
         if never_used and k.last_used_at is not None:
             continue
         if unused_days is not None and k.last_used_at and k.last_used_at > now - timedelta(days=unused_days):
             continue
-        if expiring_days is not None and (k.expires_at is None or k.expires_at > now + timedelta(days=expiring_days)):
+        if expiring_days is not None and (
+            k.expires_at is None or k.expires_at > now + timedelta(days=expiring_days)
+        ):
             continue
         if no_cap and (k.consumption_limits.usd is not None or k.consumption_limits.diem is not None):
             continue
@@ -67,7 +80,9 @@ def register(server: MCPServer, rt: Runtime) -> None:
         search: Annotated[str | None, Field(max_length=64, description="In description, id or last6")] = None,
         unused_days: Annotated[int | None, Field(ge=1, le=3650, description="Not used for N+ days")] = None,
         never_used: bool = False,
-        expiring_days: Annotated[int | None, Field(ge=0, le=3650, description="Expires within N days")] = None,
+        expiring_days: Annotated[
+            int | None, Field(ge=0, le=3650, description="Expires within N days")
+        ] = None,
         no_cap: Annotated[bool, Field(description="No USD/DIEM cap")] = False,
         page: Annotated[int, Field(ge=1, le=500)] = 1,
         page_size: Annotated[int, Field(ge=1, le=100)] = DEFAULT_PAGE_SIZE,

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.audit import AuditError
+from venice_keys_mcp.safety.audit_guard import note_unrecorded
 from venice_keys_mcp.tools.views import KeyLine
 
 Status = Literal[
@@ -78,8 +80,16 @@ def record(
     outcome: str,
     detail: str = "",
 ) -> None:
-    """One audit entry per change, refusal and confirmation outcome."""
-    rt.audit.append(tool=tool, key_id=key_id, args=args, confirmation=method, outcome=outcome, detail=detail)
+    """One audit entry per change, refusal and confirmation outcome.
+
+    A failed append never hides the outcome: the result still reports it, with a warning.
+    """
+    try:
+        rt.audit.append(
+            tool=tool, key_id=key_id, args=args, confirmation=method, outcome=outcome, detail=detail
+        )
+    except AuditError as exc:
+        note_unrecorded(exc, tool=tool, key_id=key_id, outcome=outcome)
 
 
 def needs_token_text(action: str, preview: Preview, reason: str) -> str:

@@ -4,7 +4,6 @@ Each field has three intents: omit it (unchanged), give a value (set), or name i
 `remove` (drop the cap or the expiry). Setting and removing the same field is refused.
 """
 
-
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
@@ -13,15 +12,22 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
-from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
+from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate, name_key
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import UNSET, PolicyRefusal, check_update, describe_widening
-from venice_keys_mcp.tools.common import UPDATE, result, venice_errors
+from venice_keys_mcp.tools.common import (
+    UPDATE,
+    checked_expiry,
+    look_again,
+    lost_answer,
+    result,
+    venice_errors,
+)
 from venice_keys_mcp.tools.create import EXPIRES_PATTERN, Limit, Period, Privacy, Token
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import PatchResult, Preview, needs_token_text, parse_expiry, record
 from venice_keys_mcp.tools.views import key_line, now_utc, render_line
-from venice_keys_mcp.venice import ApiKey, UpdateKeyRequest, VeniceError
+from venice_keys_mcp.venice import ApiKey, MalformedResponse, OutcomeUnknown, UpdateKeyRequest, VeniceError
 from venice_keys_mcp.venice.models import LimitsInput
 
 ACTION = "patch_key"
@@ -42,6 +48,8 @@ def planned(args: dict[str, Any]) -> dict[str, Any]:
             new[field] = value
     if not new:
         raise ToolError("Nothing to change: give at least one field, or name a cap or expires_at in remove.")
+    if new.get("expires_at"):
+        checked_expiry(new["expires_at"])  # a well-formed but impossible date is refused before any request
     return new
 
 
@@ -110,6 +118,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         )
         return describe_widening(before_values(key), after)
 
+    @venice_errors
     async def gate(
         key_id: str,
         description: str | None,
@@ -122,9 +131,16 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         confirmation_token: str | None,
         ctx: Context[Any, Any],
     ) -> Gate | Elicit[ApproveForm]:
-        args = dict(key_id=key_id, description=description, usd_limit=usd_limit, diem_limit=diem_limit,
-                    limit_period=limit_period, model_privacy=model_privacy, expires_at=expires_at,
-                    remove=sorted(remove))
+        args = dict(
+            key_id=key_id,
+            description=description,
+            usd_limit=usd_limit,
+            diem_limit=diem_limit,
+            limit_period=limit_period,
+            model_privacy=model_privacy,
+            expires_at=expires_at,
+            remove=sorted(remove),
+        )
         new = planned(args)
         try:
             key = await rt.client.get_key(key_id)
@@ -136,9 +152,12 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             return Gate(decision="refused", method="policy", reason=str(exc))
         if not widening:
             return Gate(decision="proceed", method="not_needed")
-        message = (f"Widen key {fence(key.description)} (…{key.last6})?\n" + "\n".join(widening))
-        return confirmer.gate(ctx, action=ACTION, args=args, token=confirmation_token, message=message,
-                              form=ApproveForm)
+        line = key_line(key)
+        what = name_key(line.type, line.description, line.last6, line.last_used)
+        message = f"Widen {what}?\n" + "\n".join(widening)
+        return confirmer.gate(
+            ctx, action=ACTION, args=args, token=confirmation_token, message=message, form=ApproveForm
+        )
 
     @server.tool(title="Update key", annotations=UPDATE)
     @venice_errors
@@ -155,38 +174,83 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, PatchResult]:
         """Change a key; omitted fields stay. Widening caps, expiry or privacy needs the user's approval."""
-        args: dict[str, Any] = dict(key_id=key_id, description=description, usd_limit=usd_limit,
-                                    diem_limit=diem_limit, limit_period=limit_period, model_privacy=model_privacy,
-                                    expires_at=expires_at, remove=sorted(remove))
+        args: dict[str, Any] = dict(
+            key_id=key_id,
+            description=description,
+            usd_limit=usd_limit,
+            diem_limit=diem_limit,
+            limit_period=limit_period,
+            model_privacy=model_privacy,
+            expires_at=expires_at,
+            remove=sorted(remove),
+        )
         new = planned(args)
         key = await rt.client.get_key(key_id)
         changes = describe(new, key)
         decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
         if not decision.go:
-            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome=decision.status,
-                   detail=decision.reason)
+            record(
+                rt,
+                tool=ACTION,
+                key_id=key_id,
+                args=args,
+                method=decision.method,
+                outcome=decision.status,
+                detail=decision.reason,
+            )
             if decision.status == "refused" and decision.method == "policy":
                 raise ToolError(decision.reason)
             preview = Preview(action="update", key=key_line(key), changes=changes)
             if decision.status == "confirmation_required":
-                out = PatchResult(status="confirmation_required", key_id=key_id, changes=changes, preview=preview,
-                                  message="Confirmation required; nothing changed.",
-                                  confirmation_token=rt.tokens.issue(ACTION, args))
+                out = PatchResult(
+                    status="confirmation_required",
+                    key_id=key_id,
+                    changes=changes,
+                    preview=preview,
+                    message="Confirmation required; nothing changed.",
+                    confirmation_token=rt.tokens.issue(ACTION, args),
+                )
                 return result(out, needs_token_text("change", preview, decision.reason))
-            out = PatchResult(status=decision.status, key_id=key_id, changes=changes,
-                              message=decision.reason or "Nothing changed.")
+            out = PatchResult(
+                status=decision.status,
+                key_id=key_id,
+                changes=changes,
+                message=decision.reason or "Nothing changed.",
+            )
             return result(out, f"Not changed ({decision.status}). {out.message}")
         try:
             updated = await rt.client.update_key(_request(key_id, new))
+        except (OutcomeUnknown, MalformedResponse) as exc:
+            # Sent, answer lost or unreadable: read the key back, never resend.
+            return await _reconcile(rt, key_id, args, new, changes, decision.method, exc)
         except VeniceError as exc:
-            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="failed",
-                   detail=str(exc))
-            raise
-        record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="updated",
-               detail="; ".join(changes))
+            record(
+                rt,
+                tool=ACTION,
+                key_id=key_id,
+                args=args,
+                method=decision.method,
+                outcome="failed",
+                detail=str(exc),
+            )
+            raise ToolError(f"Not changed: {exc}") from None
+        record(
+            rt,
+            tool=ACTION,
+            key_id=key_id,
+            args=args,
+            method=decision.method,
+            outcome="updated",
+            detail="; ".join(changes),
+        )
         line = key_line(updated)
-        out = PatchResult(status="updated", key_id=key_id, changes=changes, key=line,
-                          message=f"Updated key …{updated.last6}: " + "; ".join(changes))
+        out = PatchResult(
+            status="updated",
+            key_id=key_id,
+            changes=changes,
+            key=line,
+            message=f"Updated key …{updated.last6}: " + "; ".join(changes),
+        )
         return result(out, out.message + "\n" + render_line(line))
 
 
@@ -199,3 +263,98 @@ def _request(key_id: str, new: dict[str, Any]) -> UpdateKeyRequest:
         if name in new:
             fields[name] = new[name]
     return UpdateKeyRequest(**fields)
+
+
+async def _reconcile(
+    rt: Runtime,
+    key_id: str,
+    args: dict[str, Any],
+    new: dict[str, Any],
+    changes: list[str],
+    method: str,
+    exc: VeniceError,
+) -> CallToolResult:
+    """The update was sent but its answer was lost: read the key back and compare; never resend.
+
+    Not in place on the first look gets a second look after a short pause, for an
+    update Venice was still finishing when the answer was given up on.
+    """
+    why = lost_answer(exc)
+    try:
+        for attempt in range(2):
+            if attempt:
+                await look_again(rt)
+            key = await rt.client.get_key(key_id)
+            missing = _not_in_place(key, new)
+            if not missing:
+                break
+    except VeniceError as err:
+        record(
+            rt,
+            tool=ACTION,
+            key_id=key_id,
+            args=args,
+            method=method,
+            outcome="outcome_unknown",
+            detail=f"{why}; reading back failed: {err}",
+        )
+        out = PatchResult(
+            status="outcome_unknown",
+            key_id=key_id,
+            changes=changes,
+            message=f"Unknown whether the change was made ({why}), and reading back failed ({err}). "
+            "Check with get_key before trying again.",
+        )
+        return result(out, out.message)
+    line = key_line(key)
+    if not missing:
+        record(
+            rt,
+            tool=ACTION,
+            key_id=key_id,
+            args=args,
+            method=method,
+            outcome="updated",
+            detail=f"{why}; confirmed by reading back: " + "; ".join(changes),
+        )
+        out = PatchResult(
+            status="updated",
+            key_id=key_id,
+            changes=changes,
+            key=line,
+            message=f"Updated key …{key.last6} (confirmed by reading back; outcome unknown at first: "
+            f"{why}): " + "; ".join(changes),
+        )
+        return result(out, out.message + "\n" + render_line(line))
+    record(
+        rt,
+        tool=ACTION,
+        key_id=key_id,
+        args=args,
+        method=method,
+        outcome="no_change",
+        detail=f"{why}; not in place on two looks: {', '.join(missing)}",
+    )
+    out = PatchResult(
+        status="no_change",
+        key_id=key_id,
+        changes=changes,
+        key=line,
+        message=f"Not changed: reading back shows the change is not in place ({', '.join(missing)} "
+        f"as before; outcome unknown at first: {why}). Call patch_key again to retry.",
+    )
+    return result(out, out.message + "\n" + render_line(line))
+
+
+def _not_in_place(k: ApiKey, new: dict[str, Any]) -> list[str]:
+    """The requested fields whose value on the key read back differs from what was asked."""
+    now = {
+        "description": k.description,
+        "usd_limit": k.consumption_limits.usd,
+        "diem_limit": k.consumption_limits.diem,
+        "limit_period": k.limit_period,
+        "model_privacy": k.model_privacy,
+        "expires_at": k.expires_at,
+    }
+    wanted = {f: parse_expiry(v) if f == "expires_at" else v for f, v in new.items()}
+    return [f for f, v in wanted.items() if now[f] != v]

@@ -1,23 +1,21 @@
 """`revoke_key`: destructive, always confirmed by a human, never of the server's own key."""
 
-
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
-from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.confirm import Confirmer, Gate, RevokeForm
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
-from venice_keys_mcp.tools.common import DESTRUCTIVE, result, venice_errors
+from venice_keys_mcp.tools.common import DESTRUCTIVE, look_again, lost_answer, result, venice_errors
 from venice_keys_mcp.tools.create import Token
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import Preview, WriteResult, needs_token_text, record
 from venice_keys_mcp.tools.views import KeyLine, key_line, render_line
-from venice_keys_mcp.venice import ApiKey, KeyNotFound, OutcomeUnknown, VeniceError
+from venice_keys_mcp.venice import ApiKey, KeyNotFound, MalformedResponse, OutcomeUnknown, VeniceError
 
 ACTION = "revoke_key"
 
@@ -37,7 +35,10 @@ def revoke_message(line: KeyLine) -> str:
 
 
 def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
-    async def gate(key_id: str, confirmation_token: str | None, ctx: Context[Any, Any]) -> Gate | Elicit[RevokeForm]:
+    @venice_errors
+    async def gate(
+        key_id: str, confirmation_token: str | None, ctx: Context[Any, Any]
+    ) -> Gate | Elicit[RevokeForm]:
         try:
             key = await rt.client.get_key(key_id)
         except VeniceError as exc:
@@ -75,8 +76,15 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         )
         if not decision.go:
             preview = revoke_preview(key)
-            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome=decision.status,
-                   detail=decision.reason)
+            record(
+                rt,
+                tool=ACTION,
+                key_id=key_id,
+                args=args,
+                method=decision.method,
+                outcome=decision.status,
+                detail=decision.reason,
+            )
             if decision.status == "confirmation_required":
                 out = WriteResult(
                     status="confirmation_required",
@@ -86,40 +94,91 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
                     preview=preview,
                 )
                 return result(out, needs_token_text("revoke", preview, decision.reason))
-            out = WriteResult(status=decision.status, key_id=key_id, message=decision.reason or "Nothing revoked.")
+            out = WriteResult(
+                status=decision.status, key_id=key_id, message=decision.reason or "Nothing revoked."
+            )
             return result(out, f"Not revoked ({decision.status}). {out.message}")
         try:
             await rt.client.delete_key(key_id)
-        except OutcomeUnknown:
-            return await _reconcile(rt, key_id, args, decision.method)
+        except (OutcomeUnknown, MalformedResponse) as exc:
+            # Sent, answer lost or unreadable: look whether the key is gone; never resend.
+            return await _reconcile(rt, key_id, args, decision.method, exc)
         except VeniceError as exc:
-            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="failed",
-                   detail=str(exc))
-            raise
+            record(
+                rt,
+                tool=ACTION,
+                key_id=key_id,
+                args=args,
+                method=decision.method,
+                outcome="failed",
+                detail=str(exc),
+            )
+            raise ToolError(f"Not revoked: {exc}") from None
         record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="revoked")
         out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
         return result(out, out.message)
 
 
-async def _reconcile(rt: Runtime, key_id: str, args: dict[str, object], method: str) -> CallToolResult:
-    """The delete was sent but no answer came: look, don't resend."""
+async def _reconcile(
+    rt: Runtime, key_id: str, args: dict[str, object], method: str, exc: VeniceError
+) -> CallToolResult:
+    """The delete was sent but its answer was lost: read the key back, don't resend.
+
+    Still there on the first look gets a second look after a short pause, for a delete
+    Venice was still finishing when the answer was given up on.
+    """
+    why = lost_answer(exc)
     try:
-        await rt.client.get_key(key_id)
+        for attempt in range(2):
+            if attempt:
+                await look_again(rt)
+            await rt.client.get_key(key_id)
     except KeyNotFound:
-        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="revoked",
-               detail="connection dropped; confirmed gone by reading back")
-        out = WriteResult(status="revoked", key_id=key_id,
-                          message="The connection dropped, but reading back shows the key is revoked.")
+        record(
+            rt,
+            tool=ACTION,
+            key_id=key_id,
+            args=args,
+            method=method,
+            outcome="revoked",
+            detail=f"{why}; confirmed gone by reading back",
+        )
+        out = WriteResult(
+            status="revoked",
+            key_id=key_id,
+            message=f"Revoked: reading back shows the key is gone (outcome unknown at first: {why}).",
+        )
         return result(out, out.message)
-    except VeniceError as exc:
-        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="outcome_unknown", detail=str(exc))
-        out = WriteResult(status="outcome_unknown", key_id=key_id,
-                          message="The connection dropped and Venice could not be asked whether the key is gone; "
-                          "check with get_key before trying again.")
+    except VeniceError as err:
+        record(
+            rt,
+            tool=ACTION,
+            key_id=key_id,
+            args=args,
+            method=method,
+            outcome="outcome_unknown",
+            detail=f"{why}; reading back failed: {err}",
+        )
+        out = WriteResult(
+            status="outcome_unknown",
+            key_id=key_id,
+            message=f"Unknown whether the key was revoked ({why}), and reading back failed ({err}). "
+            "Check with get_key before trying again.",
+        )
         return result(out, out.message)
-    record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="not_revoked",
-           detail="connection dropped; key still present")
-    out = WriteResult(status="not_revoked", key_id=key_id,
-                      message="The connection dropped and the key is still there: it was NOT revoked. "
-                      "Call revoke_key again to retry.")
+    record(
+        rt,
+        tool=ACTION,
+        key_id=key_id,
+        args=args,
+        method=method,
+        outcome="not_revoked",
+        detail=f"{why}; key still present on two looks",
+    )
+    out = WriteResult(
+        status="not_revoked",
+        key_id=key_id,
+        message=f"Not revoked: reading back shows the key is still there (outcome unknown at first: "
+        f"{why}). Call revoke_key again to retry.",
+    )
     return result(out, out.message)

@@ -4,7 +4,6 @@ The server never holds a wallet key: the person signs the token in their own wal
 (EIP-191 `personal_sign` of the exact token string) and passes the signature back.
 """
 
-
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -13,10 +12,10 @@ from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.runtime import Runtime
-from venice_keys_mcp.safety.policy import check_create
-from venice_keys_mcp.tools.common import READ_ONLY, WRITE, result, venice_errors
+from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
+from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, result, venice_errors
 from venice_keys_mcp.tools.create import CreateResult, Description, Expiry, Limit, _limits, deliver
-from venice_keys_mcp.tools.outcomes import parse_expiry
+from venice_keys_mcp.tools.outcomes import record
 from venice_keys_mcp.tools.views import now_utc
 from venice_keys_mcp.venice import Web3MintRequest
 
@@ -39,8 +38,8 @@ def register_read(server: MCPServer, rt: Runtime) -> None:
         out = Web3Token(
             token=token,
             expires_at=datetime.now(UTC) + TOKEN_LIFETIME,
-            instructions="Have the user sign this exact token with their wallet (EIP-191 personal_sign), then call "
-            "mint_web3_key with the wallet address, the signature and this token within 15 minutes.",
+            instructions="Have the user sign this exact token with their wallet (EIP-191 personal_sign), "
+            "then call mint_web3_key with the wallet address, signature and this token within 15 minutes.",
         )
         return result(out, f"{out.instructions}\ntoken: {token}")
 
@@ -60,12 +59,35 @@ def register_write(server: MCPServer, rt: Runtime) -> None:
         reveal_secret: bool = False,
     ) -> Annotated[CallToolResult, CreateResult]:
         """Mint a key with a wallet's signature of a get_web3_token token; secret saved as in create_key."""
-        args: dict[str, Any] = dict(address=address, key_type=key_type, description=description, usd_limit=usd_limit,
-                                    diem_limit=diem_limit, expires_at=expires_at, reveal_secret=reveal_secret)
-        check_create(rt.policy, key_type=key_type, usd=usd_limit, diem=diem_limit,
-                     expires_at=parse_expiry(expires_at), now=now_utc())
-        fields: dict[str, Any] = {"address": address, "signature": signature, "token": token,
-                                  "api_key_type": key_type}
+        args: dict[str, Any] = dict(
+            address=address,
+            key_type=key_type,
+            description=description,
+            usd_limit=usd_limit,
+            diem_limit=diem_limit,
+            expires_at=expires_at,
+            reveal_secret=reveal_secret,
+        )
+        try:
+            check_create(
+                rt.policy,
+                key_type=key_type,
+                usd=usd_limit,
+                diem=diem_limit,
+                expires_at=checked_expiry(expires_at),
+                now=now_utc(),
+            )
+        except PolicyRefusal as exc:  # every refusal leaves a trace, as create_key's do
+            record(
+                rt, tool=ACTION, key_id=None, args=args, method="policy", outcome="refused", detail=str(exc)
+            )
+            raise
+        fields: dict[str, Any] = {
+            "address": address,
+            "signature": signature,
+            "token": token,
+            "api_key_type": key_type,
+        }
         if description is not None:
             fields["description"] = description
         if usd_limit is not None or diem_limit is not None:

@@ -1,49 +1,112 @@
-"""The Venice side: a typed async client, its models and its errors. Knows nothing of MCP."""
+"""The Venice side: a typed async client, its models and its errors. Knows nothing of MCP.
 
-from venice_keys_mcp.venice._retry import RetryPolicy
-from venice_keys_mcp.venice.client import DEFAULT_BASE_URL, VeniceClient
-from venice_keys_mcp.venice.errors import (
-    AbuseBlocked,
-    AdminKeyRequired,
-    AuthenticationFailed,
-    EndpointNotFound,
-    InvalidRequest,
-    KeyLimitReached,
-    KeyNotFound,
-    MalformedResponse,
-    NetworkError,
-    NotConfigured,
-    OutcomeUnknown,
-    PaymentRequired,
-    RateLimited,
-    VeniceAPIError,
-    VeniceError,
-    VeniceUnavailable,
-    Web3Rejected,
-)
-from venice_keys_mcp.venice.models import (
-    ApiKey,
-    ApiTier,
-    Balances,
-    BreachLogEntry,
-    ConsumptionLimits,
-    CreatedKey,
-    CreateKeyRequest,
-    KeyType,
-    LimitPeriod,
-    LimitsInput,
-    ModelPrivacy,
-    ModelRateLimits,
-    PeriodUsage,
-    RateLimitHeaders,
-    RateLimitRule,
-    RateLimits,
-    RateLimitType,
-    UpdateKeyRequest,
-    Usage,
-    UsageFigures,
-    Web3MintRequest,
-)
+Names are imported on first use (PEP 562): `from venice_keys_mcp.venice import VeniceError`
+loads the errors alone, and only `VeniceClient` pulls in the client and its wire layer. An
+MCP host starts the server at every session, and the server builds its client on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from venice_keys_mcp.venice._retry import RetryPolicy
+    from venice_keys_mcp.venice.client import DEFAULT_BASE_URL, VeniceClient
+    from venice_keys_mcp.venice.errors import (
+        AbuseBlocked,
+        AdminKeyRequired,
+        AuthenticationFailed,
+        EndpointNotFound,
+        InvalidRequest,
+        KeyLimitReached,
+        KeyNotFound,
+        MalformedResponse,
+        NetworkError,
+        NotConfigured,
+        OutcomeUnknown,
+        PaymentRequired,
+        RateLimited,
+        VeniceAPIError,
+        VeniceError,
+        VeniceUnavailable,
+        Web3Rejected,
+    )
+    from venice_keys_mcp.venice.models import (
+        ApiKey,
+        ApiTier,
+        Balances,
+        BreachLogEntry,
+        ConsumptionLimits,
+        CreatedKey,
+        CreateKeyRequest,
+        KeyType,
+        LimitPeriod,
+        LimitsInput,
+        ModelPrivacy,
+        ModelRateLimits,
+        PeriodUsage,
+        RateLimitHeaders,
+        RateLimitRule,
+        RateLimits,
+        RateLimitType,
+        UpdateKeyRequest,
+        Usage,
+        UsageFigures,
+        Web3MintRequest,
+    )
+
+#: submodule -> the names it exports here
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_retry": ("RetryPolicy",),
+    "client": (
+        "DEFAULT_BASE_URL",
+        "VeniceClient",
+    ),
+    "errors": (
+        "AbuseBlocked",
+        "AdminKeyRequired",
+        "AuthenticationFailed",
+        "EndpointNotFound",
+        "InvalidRequest",
+        "KeyLimitReached",
+        "KeyNotFound",
+        "MalformedResponse",
+        "NetworkError",
+        "NotConfigured",
+        "OutcomeUnknown",
+        "PaymentRequired",
+        "RateLimited",
+        "VeniceAPIError",
+        "VeniceError",
+        "VeniceUnavailable",
+        "Web3Rejected",
+    ),
+    "models": (
+        "ApiKey",
+        "ApiTier",
+        "Balances",
+        "BreachLogEntry",
+        "ConsumptionLimits",
+        "CreatedKey",
+        "CreateKeyRequest",
+        "KeyType",
+        "LimitPeriod",
+        "LimitsInput",
+        "ModelPrivacy",
+        "ModelRateLimits",
+        "PeriodUsage",
+        "RateLimitHeaders",
+        "RateLimitRule",
+        "RateLimits",
+        "RateLimitType",
+        "UpdateKeyRequest",
+        "Usage",
+        "UsageFigures",
+        "Web3MintRequest",
+    ),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -88,3 +151,16 @@ __all__ = [
     "Web3MintRequest",
     "Web3Rejected",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

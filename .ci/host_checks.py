@@ -1,0 +1,316 @@
+"""CI checks with clients nobody here wrote: the official MCP Inspector CLI, and the bundle.
+
+Run by `.ci/run` after the Python tests, once Node and the pinned npm tools are there:
+
+    python .ci/host_checks.py --inspector "npx -y @modelcontextprotocol/inspector@X" \
+        --server .venv/bin/venice-keys-mcp --bundle dist/venice-keys-mcp.mcpb --uv /path/to/uv
+
+Why a third-party client: our own tests drive the server with the Python SDK's `Client`,
+which shares the server's code and could share its mistakes. The Inspector is built on
+the TypeScript SDK, so a tool list, a result or a schema that only the Python side
+accepts fails here. Why the bundle is started too: `mcpb pack` checks the manifest's
+shape, not that the command it declares really starts this server from the files packed.
+
+Every check prints one line; the first failure stops the run with exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+TOOL_NAMES = [t["name"] for t in MANIFEST["tools"]]
+CALL_TIMEOUT = 120.0  # one Inspector run; the first one may still be unpacking packages
+
+# What a uv bundle must carry (the host builds it with `uv run`) and must not (it installs its own).
+BUNDLE_REQUIRED = {"manifest.json", "pyproject.toml", "README.md", "LICENSE", "venice_keys_mcp/__main__.py"}
+BUNDLE_FORBIDDEN_PREFIXES = (
+    ".venv/",
+    "tests/",
+    ".ci/",
+    "docs/",
+    "scripts/",
+    "dist/",
+    "node_modules/",
+    ".git/",
+)
+BUNDLE_MAX_BYTES = 1_000_000
+
+
+class CheckFailed(RuntimeError):
+    pass
+
+
+def ok(message: str) -> None:
+    print(f"ok   {message}", flush=True)
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+class Inspector:
+    """`inspector --cli` with JSON output; the server's files go to a scratch directory."""
+
+    def __init__(self, command: str, scratch: Path) -> None:
+        self.base = [*shlex.split(command), "--cli", "--format", "json"]
+        self.server_env = {
+            "VENICE_KEYS_SECRETS_DIR": str(scratch / "secrets"),
+            "VENICE_KEYS_AUDIT_LOG": str(scratch / "audit.jsonl"),
+            "UV_CACHE_DIR": str(scratch / "uv-cache"),
+            "UV_PYTHON_DOWNLOADS": "never",
+        }
+        # The Inspector gives a stdio server a minimal environment; a machine whose TLS goes
+        # through a local CA needs these for uv to reach the package index.
+        for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            if os.environ.get(name):
+                self.server_env[name] = os.environ[name]
+        self.env = {
+            **os.environ,
+            "MCP_CATALOG_PATH": str(scratch / "inspector-catalog.json"),
+            "MCP_CLIENT_CONFIG_PATH": str(scratch / "inspector-client.json"),
+        }
+
+    def run(self, target: list[str], *options: str, stdio: bool = True) -> tuple[int, Any, str]:
+        """Run one Inspector command; returns (exit code, parsed stdout, stderr)."""
+        env_flags = [f for k, v in self.server_env.items() for f in ("-e", f"{k}={v}")] if stdio else []
+        argv = [*self.base, *env_flags, *options, *target]
+        proc = subprocess.run(
+            argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CALL_TIMEOUT
+        )
+        try:
+            payload = json.loads(proc.stdout) if proc.stdout.strip() else None
+        except ValueError:
+            raise CheckFailed(
+                f"Inspector printed something that is not JSON (exit {proc.returncode}):\n"
+                f"{proc.stdout[:2000]}\n{proc.stderr[-2000:]}"
+            ) from None
+        return proc.returncode, payload, proc.stderr
+
+    def result(self, target: list[str], *options: str, stdio: bool = True) -> dict[str, Any]:
+        code, payload, stderr = self.run(target, "-q", *options, stdio=stdio)
+        expect(
+            code == 0 and isinstance(payload, dict) and "result" in payload,
+            f"Inspector {' '.join(options)} failed (exit {code}): "
+            f"{json.dumps(payload)[:1500]}\n{stderr[-2000:]}",
+        )
+        return payload["result"]  # type: ignore[no-any-return]
+
+    def call(
+        self, target: list[str], tool: str, args: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        options = ["--method", "tools/call", "--tool-name", tool]
+        if args:
+            options += ["--tool-args-json", json.dumps(args)]
+        result = self.result(target, *options, **kw)
+        expect(not result.get("isError"), f"{tool} returned isError: {json.dumps(result)[:1500]}")
+        return result
+
+
+def check_tools_list_strict(inspector: Inspector, target: list[str]) -> None:
+    code, payload, stderr = inspector.run(target, "--strict", "--method", "tools/list")
+    summary = next((line for line in stderr.splitlines() if " errors, " in line and " warnings" in line), "")
+    expect(code == 0, f"tools/list --strict found schema portability errors (exit {code}):\n{stderr[-4000:]}")
+    names = [t["name"] for t in payload["result"]["tools"]]
+    expect(names == TOOL_NAMES, f"tools/list gave {names}, the manifest lists {TOOL_NAMES}")
+    ok(f"tools/list --strict: {len(names)} tools, as in manifest.json; {summary or 'no portability report'}")
+
+
+def check_stdio(inspector: Inspector, server: str) -> None:
+    target = [server, "--sandbox"]
+    check_tools_list_strict(inspector, target)
+
+    modern = inspector.result(target, "--protocol-era", "modern", "--method", "tools/list")
+    expect([t["name"] for t in modern["tools"]] == TOOL_NAMES, "tools/list differs on the 2026-07-28 era")
+    ok("tools/list on the modern (2026-07-28) protocol era: same tools")
+
+    listed = inspector.call(target, "list_keys")["structuredContent"]
+    keys = listed.get("keys") or []
+    expect(len(keys) >= 5 and all("id" in k for k in keys), f"list_keys returned too few keys: {listed}")
+    expect(listed.get("total", 0) >= len(keys), f"list_keys total is inconsistent: {listed}")
+    ok(f"tools/call list_keys: {len(keys)} of {listed.get('total')} keys, structured")
+
+    limits = inspector.call(target, "get_limits")["structuredContent"]
+    models = limits.get("models") or []
+    expect(len(models) >= 1 and all("model" in m for m in models), f"get_limits returned no models: {limits}")
+    ok(f"tools/call get_limits: {len(models)} models, access_permitted={limits.get('access_permitted')}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def http_server(server: str, scratch: Path) -> Iterator[str]:
+    """`venice-keys-mcp --sandbox --transport http` on a free loopback port, stopped afterwards."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "VENICE_KEYS_SECRETS_DIR": str(scratch / "http-secrets"),
+        "VENICE_KEYS_AUDIT_LOG": str(scratch / "http-audit.jsonl"),
+    }
+    log = (scratch / "http-server.log").open("wb")
+    proc = subprocess.Popen(
+        [server, "--sandbox", "--transport", "http", "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            expect(proc.poll() is None, f"the HTTP server exited with {proc.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            expect(time.monotonic() < deadline, "the HTTP server did not listen within 30 s")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def check_http_confirmation(inspector: Inspector, server: str, scratch: Path) -> None:
+    """Over HTTP, a client that cannot show forms revokes only with the token, and only once."""
+    with http_server(server, scratch) as url:
+        target = [url]
+        found = inspector.call(target, "list_keys", {"search": "CI deploy bot"}, stdio=False)
+        keys = found["structuredContent"]["keys"]
+        expect(len(keys) == 1, f"expected the seeded 'CI deploy bot' key, got {keys}")
+        key_id = keys[0]["id"]
+
+        first = inspector.call(target, "revoke_key", {"key_id": key_id}, stdio=False)["structuredContent"]
+        expect(
+            first.get("status") == "confirmation_required" and first.get("confirmation_token"),
+            f"a revoke without a form did not ask for confirmation: {first}",
+        )
+        still = inspector.call(target, "get_key", {"key_id": key_id}, stdio=False)["structuredContent"]
+        expect(still.get("id") == key_id, f"the key changed before anyone confirmed: {still}")
+        ok("HTTP: revoke_key without a form returns a confirmation token and revokes nothing")
+
+        token = first["confirmation_token"]
+        done = inspector.call(
+            target, "revoke_key", {"key_id": key_id, "confirmation_token": token}, stdio=False
+        )
+        expect(done["structuredContent"].get("status") == "revoked", f"the confirmed revoke failed: {done}")
+        after = inspector.call(target, "list_keys", {"search": "CI deploy bot"}, stdio=False)
+        expect(after["structuredContent"]["keys"] == [], "the revoked key is still listed")
+        _, again, _ = inspector.run(
+            target,
+            "-q",
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "revoke_key",
+            "--tool-args-json",
+            json.dumps({"key_id": key_id, "confirmation_token": token}),
+            stdio=False,
+        )
+        replay = (again or {}).get("result") or {}
+        expect(
+            replay.get("isError") or (replay.get("structuredContent") or {}).get("status") != "revoked",
+            f"a replayed token revoked again: {again}",
+        )
+        ok("HTTP: the token revokes the key once; replaying it is refused")
+    verify = subprocess.run(
+        [server, "audit", "verify", "--file", str(scratch / "http-audit.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    expect(verify.returncode == 0, f"audit verify failed after the revoke: {verify.stdout}{verify.stderr}")
+    ok(f"audit verify: {verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else 'chain intact'}")
+
+
+def check_bundle(inspector: Inspector, bundle: Path, uv: str, scratch: Path) -> None:
+    """The .mcpb is a small zip of the project, and its declared command starts the server."""
+    expect(zipfile.is_zipfile(bundle), f"{bundle} is not a zip archive")
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        packed_manifest = json.loads(archive.read("manifest.json"))
+        missing = BUNDLE_REQUIRED - names
+        expect(not missing, f"the bundle lacks {sorted(missing)}")
+        stray = sorted(n for n in names if n.startswith(BUNDLE_FORBIDDEN_PREFIXES) or "__pycache__" in n)
+        expect(not stray, f"the bundle carries files it should not: {stray[:10]}")
+        archive.extractall(scratch / "bundle")
+    size = bundle.stat().st_size
+    expect(size < BUNDLE_MAX_BYTES, f"the bundle is {size} bytes; something large slipped past .mcpbignore")
+    expect(packed_manifest == MANIFEST, "the packed manifest.json differs from the repository's")
+    ok(f"bundle {bundle.name}: {len(names)} files, {size // 1024} KiB, manifest as in the repository")
+
+    config = MANIFEST["server"]["mcp_config"]
+    expect(config["command"] == "uv", f"a uv bundle should start with uv, not {config['command']!r}")
+    directory = str(scratch / "bundle")
+    args = [a.replace("${__dirname}", directory) for a in config["args"]]
+    started = time.monotonic()
+    install = subprocess.run(
+        [uv, *args, "--version"],
+        env={**os.environ, **inspector.server_env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    expect(install.returncode == 0, f"uv could not install the bundle:\n{install.stderr[-3000:]}")
+    took = time.monotonic() - started
+    ok(f"bundle installed by uv as a host would, in {took:.1f} s: {install.stdout.strip()}")
+    code, payload, stderr = inspector.run([uv, *args, "--sandbox"], "-q", "--method", "tools/list")
+    expect(
+        code == 0 and payload and "result" in payload,
+        f"the bundle's command did not serve tools/list (exit {code}):\n{stderr[-3000:]}",
+    )
+    names_live = [t["name"] for t in payload["result"]["tools"]]
+    expect(names_live == TOOL_NAMES, f"the bundle serves {names_live}")
+    declared = " ".join(config["args"])
+    ok(f"bundle started as the manifest declares (uv {declared}): {len(names_live)} tools")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--inspector", required=True, help="command that runs the Inspector, e.g. 'npx -y ...'"
+    )
+    parser.add_argument("--server", required=True, help="the installed venice-keys-mcp executable")
+    parser.add_argument("--bundle", type=Path, help="the packed .mcpb to check and start")
+    parser.add_argument("--uv", help="uv executable, to start the bundle as a host would")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="venice-keys-host-checks-") as tmp:
+        scratch = Path(tmp)
+        inspector = Inspector(args.inspector, scratch)
+        try:
+            check_stdio(inspector, args.server)
+            check_http_confirmation(inspector, args.server, scratch)
+            if args.bundle:
+                expect(bool(args.uv), "--bundle needs --uv")
+                check_bundle(inspector, args.bundle, args.uv, scratch)
+        except (CheckFailed, subprocess.TimeoutExpired) as exc:
+            print(f"FAIL {exc}", file=sys.stderr, flush=True)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Tests of what users meet first: README, its commands, the MCP Bundle manifest."""

@@ -1,0 +1,290 @@
+"""Promise 3 end to end: every change, refusal and confirmation outcome leaves one checkable entry.
+
+A session of real tool calls over the Client writes the log; the real CLI
+(`venice-keys-mcp audit verify`, a subprocess) says it is intact, and finds an edited,
+a deleted and a reordered entry. Two servers sharing one log keep one chain. The
+`venice-keys://audit/recent` resource shows the entries and no secret. When the log
+cannot be written, no change is made; when one entry is lost after a change, the result
+still reports the change, with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+
+from tests.server.conftest import answer, runtime_of
+
+pytestmark = pytest.mark.anyio
+
+SECRET_SHAPE = re.compile(r"VENICE_(?:ADMIN|INFERENCE)_KEY_[A-Za-z0-9_-]{16,}")
+CLI_TIMEOUT = 30
+ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def text(r: Any) -> str:
+    return "\n".join(c.text for c in r.content if getattr(c, "text", None))
+
+
+def lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines()
+
+
+def entries(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines(path)]
+
+
+def verify_cli(path: Path) -> subprocess.CompletedProcess[str]:
+    """`venice-keys-mcp audit verify --file <path>`, as a person would run it."""
+    script = Path(sys.executable).with_name("venice-keys-mcp")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "venice_keys_mcp"]
+    return subprocess.run(
+        [*command, "audit", "verify", "--file", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def victims(server: MCPServer) -> list[Any]:
+    rt = runtime_of(server)
+    state = rt.sandbox
+    return [k for k in state.keys.values() if k.id != state.demo.admin_key_id and not state.is_expired(k)]
+
+
+async def session(server: MCPServer, mode: str) -> list[tuple[str, str | None, str, str]]:
+    """A realistic session; returns the (tool, key_id, confirmation, outcome) entries it must leave."""
+    keys = victims(server)
+    capped = next(k for k in keys if k.limits.get("usd") is not None)
+    doomed, spared = [k for k in keys if k.id != capped.id][:2]
+    expected: list[tuple[str, str | None, str, str]] = []
+    async with Client(server, mode=mode) as c:
+        # Reads and bad arguments leave nothing.
+        await c.call_tool("list_keys", {})
+        await c.call_tool("get_key", {"key_id": capped.id})
+        assert (await c.call_tool("create_key", {"description": "x" * 65})).is_error
+        created = await c.call_tool("create_key", {"description": "audited", "usd_limit": 5})
+        expected.append(("create_key", None, "not_needed", "created"))
+        new_id = created.structured_content["key_id"]
+        await c.call_tool("patch_key", {"key_id": new_id, "usd_limit": 2})
+        expected.append(("patch_key", new_id, "not_needed", "updated"))
+        widen = {"key_id": capped.id, "usd_limit": 400}
+        ask = await c.call_tool("patch_key", widen)
+        expected.append(("patch_key", capped.id, "token", "confirmation_required"))
+        token = ask.structured_content["confirmation_token"]
+        await c.call_tool("patch_key", {**widen, "confirmation_token": token})
+        expected.append(("patch_key", capped.id, "token", "updated"))
+        await c.call_tool("patch_key", {"key_id": capped.id, "usd_limit": 800, "confirmation_token": token})
+        expected.append(("patch_key", capped.id, "token", "refused"))  # a token for other arguments
+        refused = await c.call_tool("create_key", {"description": "root", "key_type": "ADMIN"})
+        assert refused.is_error
+        expected.append(("create_key", None, "policy", "refused"))
+    async with Client(server, mode=mode, elicitation_callback=answer("decline")) as c:
+        await c.call_tool("revoke_key", {"key_id": spared.id})
+        expected.append(("revoke_key", spared.id, "elicitation", "declined"))
+    async with Client(server, mode=mode, elicitation_callback=answer("accept", {"last6": doomed.last6})) as c:
+        await c.call_tool("revoke_key", {"key_id": doomed.id})
+        expected.append(("revoke_key", doomed.id, "elicitation", "revoked"))
+    return expected
+
+
+# -- one entry per outcome, chained --------------------------------------------------------
+
+
+async def test_every_change_refusal_and_confirmation_outcome_leaves_one_entry(server, mode):
+    expected = await session(server, mode)
+    path = runtime_of(server).audit.path
+    log = entries(path)
+    got = [(e["tool"], e["key_id"], e["confirmation"], e["outcome"]) for e in log]
+    created_id = log[0]["key_id"]
+    assert created_id and got == [
+        (t, created_id if (t, o) == ("create_key", "created") else k, c, o) for t, k, c, o in expected
+    ]
+    raw = lines(path)
+    for i, e in enumerate(log):
+        assert e["seq"] == i + 1 and ISO_MS.match(e["time"])
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", e["args_digest"])
+        assert e["prev"] == ("0" * 64 if i == 0 else hashlib.sha256(raw[i - 1]).hexdigest())
+    # The same call leaves the same digest, whether it was previewed, confirmed or replayed.
+    widen = [e["args_digest"] for e in log if e["tool"] == "patch_key" and e["confirmation"] == "token"]
+    assert len(widen) == 3 and widen[0] == widen[1] != widen[2]
+    assert len({e["args_digest"] for e in log}) < len(log)
+
+
+async def test_audit_log_and_head_are_private(server, mode):
+    await session(server, mode)
+    path = runtime_of(server).audit.path
+    for p in (path, path.with_name(path.name + ".head")):
+        assert p.stat().st_mode & 0o777 == 0o600, p
+
+
+# -- `venice-keys-mcp audit verify` ----------------------------------------------------------
+
+
+@pytest.fixture
+async def written_log(server: MCPServer) -> Path:
+    await session(server, "legacy")
+    return runtime_of(server).audit.path
+
+
+async def test_verify_says_intact_after_a_real_session(written_log):
+    done = verify_cli(written_log)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "intact" in done.stdout and f"{len(lines(written_log))} entries" in done.stdout
+
+
+def _edit(raw: list[bytes]) -> list[bytes]:
+    entry = json.loads(raw[1])
+    entry["outcome"] = "declined"  # a change that happened, made to look like it did not
+    return [raw[0], json.dumps(entry).encode(), *raw[2:]]
+
+
+TAMPERING: dict[str, tuple[Callable[[list[bytes]], list[bytes]], Callable[[int], int]]] = {
+    "edited": (_edit, lambda n: 2),
+    "deleted": (lambda raw: [raw[0], *raw[2:]], lambda n: 2),
+    "reordered": (lambda raw: [raw[0], raw[2], raw[1], *raw[3:]], lambda n: 2),
+    "newest deleted": (lambda raw: raw[:-1], lambda n: n),  # only the head file shows this one
+}
+
+
+@pytest.mark.parametrize("how", list(TAMPERING))
+async def test_verify_finds_the_first_broken_line(written_log, how):
+    tamper, broken_line = TAMPERING[how]
+    raw = lines(written_log)
+    written_log.write_bytes(b"\n".join(tamper(raw)) + b"\n")
+    done = verify_cli(written_log)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "BROKEN" in done.stdout and f"line {broken_line(len(raw))}:" in done.stdout, done.stdout
+
+
+async def test_verify_missing_log_exits_2(tmp_path):
+    done = verify_cli(tmp_path / "nowhere.jsonl")
+    assert done.returncode == 2 and "not found" in done.stdout
+
+
+async def test_chain_continues_across_two_servers_sharing_the_log(make_server, mode):
+    first, second = make_server(), make_server()  # same tmp_path: the same audit log
+    path = runtime_of(first).audit.path
+    assert runtime_of(second).audit.path == path
+    for server, description in ((first, "from one"), (second, "from two"), (first, "one again")):
+        async with Client(server, mode=mode) as c:
+            r = await c.call_tool("create_key", {"description": description})
+        assert r.structured_content["status"] == "created", text(r)
+    log, raw = entries(path), lines(path)
+    assert [e["seq"] for e in log] == [1, 2, 3]
+    assert log[1]["prev"] == hashlib.sha256(raw[0]).hexdigest()
+    assert log[2]["prev"] == hashlib.sha256(raw[1]).hexdigest()
+    done = verify_cli(path)
+    assert done.returncode == 0 and "intact" in done.stdout, done.stdout
+
+
+# -- the audit resource ------------------------------------------------------------------------
+
+
+async def test_audit_resource_is_listed_and_shows_recent_entries_without_secrets(server, mode):
+    rt = runtime_of(server)
+    async with Client(server, mode=mode) as c:
+        listed = {str(r.uri): r for r in (await c.list_resources()).resources}
+        shown = await c.call_tool("create_key", {"description": "revealed", "reveal_secret": True})
+        secret = shown.structured_content["secret"]
+        await c.call_tool("create_key", {"description": "root", "key_type": "ADMIN"})  # refused
+        read = await c.read_resource("venice-keys://audit/recent")
+    assert "venice-keys://audit/recent" in listed
+    assert listed["venice-keys://audit/recent"].mime_type == "application/json"
+    body = read.contents[0].text
+    assert secret not in body and rt.settings.admin_key.get_secret_value() not in body
+    assert not SECRET_SHAPE.search(body)
+    recent = json.loads(body)
+    assert recent == entries(rt.audit.path)
+    assert [(e["tool"], e["outcome"]) for e in recent] == [
+        ("create_key", "created"),
+        ("create_key", "refused"),
+    ]
+
+
+async def test_audit_resource_sees_entries_made_after_a_first_read(server, mode):
+    async with Client(server, mode=mode) as c:
+        before = json.loads((await c.read_resource("venice-keys://audit/recent")).contents[0].text)
+        await c.call_tool("create_key", {"description": "later"})
+        after = json.loads((await c.read_resource("venice-keys://audit/recent")).contents[0].text)
+    assert before == [] and [e["outcome"] for e in after] == ["created"]
+
+
+# -- when the log cannot be written --------------------------------------------------------------
+
+
+@pytest.fixture
+def blocked_log(tmp_path: Path) -> Path:
+    """An audit log path that cannot be created: its directory is a regular file."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("in the way\n")
+    return blocker / "audit.jsonl"
+
+
+async def test_unwritable_log_refuses_every_change_before_asking(make_server, mode, blocked_log, caplog):
+    with caplog.at_level(logging.ERROR, logger="venice_keys_mcp.audit"):
+        server = make_server(audit_log=blocked_log, allow_admin_keys=True)
+    assert any("VENICE_KEYS_AUDIT_LOG" in r.getMessage() for r in caplog.records), "not said at start-up"
+    state = runtime_of(server).sandbox
+    before = {k: (v.description, dict(v.limits)) for k, v in state.keys.items()}
+    victim = victims(server)[0]
+    seen: list[str] = []
+    async with Client(
+        server, mode=mode, elicitation_callback=answer("accept", {"last6": victim.last6}, seen)
+    ) as c:
+        calls = [
+            ("revoke_key", {"key_id": victim.id}),
+            ("create_key", {"description": "untraceable"}),
+            ("create_key", {"description": "untraceable admin", "key_type": "ADMIN"}),
+            ("patch_key", {"key_id": victim.id, "description": "renamed"}),
+        ]
+        for tool, args in calls:
+            r = await c.call_tool(tool, args)
+            assert r.is_error, text(r)
+            assert "VENICE_KEYS_AUDIT_LOG" in text(r) and "nothing was changed" in text(r).lower()
+        reads = await c.call_tool("list_keys", {})
+    assert not reads.is_error
+    assert seen == [], "nobody should be asked to approve a change that cannot be recorded"
+    assert {k: (v.description, dict(v.limits)) for k, v in state.keys.items()} == before
+
+
+async def test_lost_entry_after_a_change_is_reported_with_the_change(server, mode, caplog):
+    rt = runtime_of(server)
+    state = rt.sandbox
+    victim = victims(server)[0]
+    path = rt.audit.path
+
+    def disk_gives_out() -> None:
+        # The change is applied; now the log breaks before its entry can be written.
+        state.on_change = None
+        if path.exists():
+            path.unlink()
+        path.mkdir()
+
+    async with Client(server, mode=mode, elicitation_callback=answer("accept", {"last6": victim.last6})) as c:
+        state.on_change = disk_gives_out
+        with caplog.at_level(logging.ERROR, logger="venice_keys_mcp.audit"):
+            r = await c.call_tool("revoke_key", {"key_id": victim.id})
+        after = await c.call_tool("create_key", {"description": "now refused"})
+    sc = r.structured_content
+    assert not r.is_error and sc["status"] == "revoked", text(r)
+    assert "could not be written to the audit log" in sc["message"] and "revoked" in sc["message"]
+    assert "could not be written to the audit log" in text(r)
+    assert victim.id not in state.keys
+    assert any(
+        "AUDIT ENTRY LOST" in rec.getMessage() and victim.id in rec.getMessage() for rec in caplog.records
+    )
+    # From then on the guard refuses changes until the log is fixed.
+    assert after.is_error and "VENICE_KEYS_AUDIT_LOG" in text(after)

@@ -1,0 +1,122 @@
+"""The real `venice-keys-mcp --sandbox` process over stdio, driven by the SDK's Client on both eras.
+
+One session per era calls every tool (a spawn costs about a second), then checks what the
+session left behind: the secret files, the audit log, and a stderr that has the human
+banner while stdout carried nothing the client could not parse as protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from mcp import Client
+from mcp.client.stdio import stdio_client
+from mcp_types import ElicitResult
+from support.server_process import server_env, stdio_params
+
+from venice_keys_mcp.sandbox.seed import STAKED_WALLET
+
+pytestmark = pytest.mark.anyio
+
+ALL_TOOLS = {
+    "list_keys",
+    "get_key",
+    "create_key",
+    "patch_key",
+    "revoke_key",
+    "get_limits",
+    "get_breach_log",
+    "get_web3_token",
+    "mint_web3_key",
+}
+
+
+def sign(token: str, private_key: str) -> str:
+    signature: str = Account.sign_message(encode_defunct(text=token), private_key=private_key).signature.hex()
+    return signature if signature.startswith("0x") else "0x" + signature
+
+
+async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """Call all nine tools as an admin would; assert each result; return what later checks need.
+
+    `answers` is what the elicitation callback types into the revoke form.
+    """
+    assert {t.name for t in (await c.list_tools()).tools} == ALL_TOOLS
+
+    listed = (await c.call_tool("list_keys", {})).structured_content
+    assert listed["total"] >= 10 and listed["keys"]
+
+    created = await c.call_tool("create_key", {"description": "stdio e2e", "usd_limit": 5})
+    new = created.structured_content
+    assert not created.is_error and new["status"] == "created" and "secret" not in new
+    secret_file = Path(new["secret_file"])
+    assert secret_file.parent == tmp_path / "secrets"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = secret_file.read_text().splitlines()[0]
+    assert secret.endswith(new["last6"]) and secret not in json.dumps(created.model_dump(mode="json"))
+
+    got = (await c.call_tool("get_key", {"key_id": new["key_id"]})).structured_content
+    assert got["id"] == new["key_id"] and got["usd_cap"] == 5 and got["server_key"] is False
+
+    patched = await c.call_tool(
+        "patch_key", {"key_id": new["key_id"], "usd_limit": 1, "description": "narrowed"}
+    )
+    assert patched.structured_content["status"] == "updated", patched.content
+
+    answers["last6"] = new["last6"]
+    revoked = await c.call_tool("revoke_key", {"key_id": new["key_id"]})
+    assert revoked.structured_content["status"] == "revoked", revoked.content
+    after = (await c.call_tool("list_keys", {"search": new["last6"]})).structured_content
+    assert new["key_id"] not in {k["id"] for k in after["keys"]}
+
+    limits = (await c.call_tool("get_limits", {})).structured_content
+    assert limits["models_total"] >= 1 and limits["access_permitted"] is True
+    breaches = (await c.call_tool("get_breach_log", {"limit_type": "RPM"})).structured_content
+    assert breaches["total"] >= 1 and all(e["type"] == "RPM" for e in breaches["entries"])
+
+    token = (await c.call_tool("get_web3_token", {})).structured_content["token"]
+    address, private_key = STAKED_WALLET
+    minted = await c.call_tool(
+        "mint_web3_key",
+        {"address": address, "signature": sign(token, private_key), "token": token, "description": "wallet"},
+    )
+    assert minted.structured_content["status"] == "created", minted.content
+    assert Path(minted.structured_content["secret_file"]).is_file()
+    return {"created": new, "minted": minted.structured_content}
+
+
+async def test_stdio_server_runs_every_tool_and_keeps_stdout_for_protocol(mode, tmp_path, caplog):
+    env = server_env(tmp_path)
+    answers: dict[str, Any] = {}
+    forms: list[str] = []
+
+    async def type_last6(ctx: Any, params: Any) -> ElicitResult:
+        forms.append(params.message)
+        return ElicitResult(action="accept", content={"last6": answers["last6"]})
+
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("wb") as errlog, caplog.at_level(logging.WARNING, logger="mcp"):
+        transport = stdio_client(stdio_params("--sandbox", env=env), errlog=errlog)  # type: ignore[arg-type]
+        async with Client(transport, mode=mode, elicitation_callback=type_last6) as c:
+            done = await exercise_every_tool(c, answers, tmp_path)
+
+    assert len(forms) == 1 and done["created"]["last6"] in forms[0]  # the human was asked, about that key
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    outcomes = {(e["tool"], e["outcome"]) for e in audit}
+    assert {("create_key", "created"), ("revoke_key", "revoked"), ("mint_web3_key", "created")} <= outcomes
+    # A non-protocol line on stdout makes the SDK log a parse failure; there must be none.
+    assert not [r for r in caplog.records if "parse" in r.getMessage().lower()], caplog.text
+    stderr = stderr_path.read_text()
+    assert "serving MCP over stdio" in stderr and "claude mcp add venice-keys" in stderr
+    assert "Traceback" not in stderr
+    for secret_file in (done["created"]["secret_file"], done["minted"]["secret_file"]):
+        assert Path(secret_file).read_text().splitlines()[0] not in stderr
+    assert os.listdir(tmp_path / "secrets")

@@ -1,0 +1,114 @@
+"""What every session pays for this server, guarded without timing anything.
+
+The timed numbers come from `python -m venice_keys_mcp.bench` (see docs/benchmarks.md);
+these tests keep what can be checked exactly from regressing between benchmark runs:
+
+- the context budgets: every byte of `tools/list` and of a default answer is taken
+  from an agent's context. Measured with the benchmark's own function
+  (`venice_keys_mcp.bench.context.measure_in_memory`) on the benchmark's server (the
+  sandbox with 500 keys and a full breach log), built in memory;
+- what a list entry leaves out to stay small, and that `get_key` still shows it;
+- that start-up imports neither the HTTP client layer nor the benchmark, and builds no
+  HTTP client (the client is built on first use);
+- that the shortcut that skips cleaning already-clean text gives the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from mcp import Client
+
+from venice_keys_mcp.safety.fencing import clean_untrusted, fence
+from venice_keys_mcp.tools.views import fenced, untrusted
+
+STARTUP_TIMEOUT = 60
+
+
+@pytest.mark.anyio
+async def test_default_answers_fit_their_context_budgets(tmp_path: Path) -> None:
+    from venice_keys_mcp.bench.context import BUDGETS, budget_server, measure_in_memory
+
+    cost = await measure_in_memory(budget_server(tmp_path))
+
+    assert set(cost.default) == set(BUDGETS)
+    assert cost.over_budget() == {}, f"over budget (bytes, budget): {cost.over_budget()}"
+
+
+@pytest.mark.anyio
+async def test_list_entries_leave_out_defaults_that_get_key_shows(tmp_path: Path) -> None:
+    from venice_keys_mcp.bench.context import budget_server
+
+    async with Client(budget_server(tmp_path), mode="legacy") as client:
+        listed = (await client.call_tool("list_keys", {"page_size": 100})).structured_content
+        entries = listed["keys"]
+        plain = next(e for e in entries if "usd_cap" not in e and "diem_cap" not in e and "privacy" not in e)
+        capped = next(e for e in entries if "usd_cap" in e or "diem_cap" in e)
+        private = next(e for e in entries if "privacy" in e)
+        detail = (await client.call_tool("get_key", {"key_id": plain["id"]})).structured_content
+
+    assert "period" not in plain and "created" not in plain
+    assert capped["period"] in {"EPOCH", "MONTH", "LIFETIME"}
+    assert private["privacy"] != "ALL"
+    assert all(e.get("usd_7d") not in {"0", "0.0000"} for e in entries)
+    assert detail["period"] in {"EPOCH", "MONTH", "LIFETIME"} and detail["privacy"] == "ALL"
+    assert detail["created"] and "usd_7d" in detail
+
+
+def test_server_start_up_builds_no_http_client_and_imports_no_benchmark(tmp_path: Path) -> None:
+    """A host starts the server at every session: the HTTPS client (CA bundle) waits for the first call."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from venice_keys_mcp.server import build_server
+        from venice_keys_mcp.settings import Settings
+
+        server = build_server(Settings(
+            base_url="https://api.venice.ai/api/v1",
+            admin_key="not-a-real-key-" + "x" * 20,
+            secrets_dir={str(tmp_path / "secrets")!r},
+            audit_log={str(tmp_path / "audit.jsonl")!r},
+        ))
+        loaded = sorted(m for m in sys.modules if m.startswith("venice_keys_mcp"))
+        print(json.dumps({{"loaded": loaded, "client_built": server.runtime._client is not None}}))
+        server.runtime.client  # first use builds it
+        print(json.dumps({{"client_built": server.runtime._client is not None}}))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=True
+    )
+    at_start, after_use = (json.loads(line) for line in run.stdout.splitlines())
+
+    assert at_start["client_built"] is False and after_use["client_built"] is True
+    assert "venice_keys_mcp.venice.client" not in at_start["loaded"]
+    assert "venice_keys_mcp.venice._wire" not in at_start["loaded"]
+    assert not [m for m in at_start["loaded"] if m.startswith("venice_keys_mcp.bench")]
+
+
+#: Text on both sides of the shortcut's line: single-spaced printable ASCII (taken), and text
+#: with runs of spaces, edge spaces, controls, fence marks, invisible or NFKC-changed characters.
+PLAIN_ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126))
+EDGES = st.sampled_from(
+    [" ", "\t", "\n", "\x00", "\x7f", "a", "b", "«", "»", "…", "\u200b", "\xa0", "é", "ﬁ"]
+)
+
+
+@example(text="a  b", max_len=10)
+@example(text=" a", max_len=10)
+@example(text="a\tb", max_len=10)
+@example(text="abcdef", max_len=3)
+@given(
+    text=st.one_of(PLAIN_ASCII, st.text(alphabet=st.sampled_from(" ab")), st.text(alphabet=EDGES), st.text()),
+    max_len=st.integers(min_value=1, max_value=12),
+)
+def test_the_clean_text_shortcut_gives_what_full_cleaning_gives(text: str, max_len: int) -> None:
+    assert untrusted(text, max_len) == clean_untrusted(text, max_len)
+    assert fenced(text, max_len) == fence(text, max_len)

@@ -1,0 +1,6 @@
+"""`python -m venice_keys_mcp.bench`: what hosts and agents pay for this server, as ratios.
+
+Not part of the test suite and never imported by the server. Every comparison runs
+both sides in the same process, interleaved, and reports medians, because the machines
+it runs on are shared and noisy. See `docs/benchmarks.md`.
+"""

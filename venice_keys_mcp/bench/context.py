@@ -1,0 +1,141 @@
+"""Context cost: how many bytes of an agent's context each answer takes.
+
+What is measured is the JSON-RPC `result` object exactly as a host receives it (for a
+tool call: `content` and `structuredContent` together, since hosts pass both on),
+serialized compactly in UTF-8. The benchmark takes it from a real stdio server; the
+budget test (`tests/test_budgets.py`) takes it from the same server built in memory.
+Both go through `measure_context`, so the numbers and the budgets cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The account the budgets are about: the sandbox's largest, whose breach log is full.
+ACCOUNT_KEYS = 500
+
+#: Default renderings, per answer: what an agent pays when it does not ask for more.
+BUDGETS: dict[str, int] = {
+    "tools/list": 8_000,
+    "list_keys": 6_000,
+    "get_key": 16_000,
+    "get_limits": 16_000,
+    "get_breach_log": 16_000,
+}
+#: The largest answer an agent can ask for explicitly; reported, not budgeted.
+ASKED_FOR_MORE: dict[str, dict[str, Any]] = {
+    "list_keys page_size=100": {"page_size": 100},
+    "get_limits limit=500": {"limit": 500},
+    "get_breach_log limit=50": {"limit": 50},
+}
+
+ToolsList = Callable[[], Awaitable[Mapping[str, Any]]]
+CallTool = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+
+
+def wire_bytes(result: Mapping[str, Any]) -> int:
+    """Bytes of a JSON-RPC result as sent: compact JSON, UTF-8 (the SDK's own serialization)."""
+    return len(json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+@dataclass
+class ContextCost:
+    """Bytes per answer: the budgeted defaults, and the largest answers a caller can ask for."""
+
+    default: dict[str, int]
+    asked_for_more: dict[str, int]
+
+    def over_budget(self) -> dict[str, tuple[int, int]]:
+        """Answers over their budget, as `{name: (bytes, budget)}`; empty when all fit."""
+        return {n: (b, BUDGETS[n]) for n, b in self.default.items() if b >= BUDGETS[n]}
+
+
+async def measure_context(list_tools: ToolsList, call_tool: CallTool) -> ContextCost:
+    """Measure `tools/list` and every budgeted tool's default answer, then the largest asks."""
+    default = {"tools/list": wire_bytes(await list_tools())}
+    listed = await call_tool("list_keys", {})
+    default["list_keys"] = wire_bytes(listed)
+    first_key = listed["structuredContent"]["keys"][0]["id"]
+    default["get_key"] = wire_bytes(await call_tool("get_key", {"key_id": first_key}))
+    default["get_limits"] = wire_bytes(await call_tool("get_limits", {}))
+    default["get_breach_log"] = wire_bytes(await call_tool("get_breach_log", {}))
+    more = {}
+    for label, args in ASKED_FOR_MORE.items():
+        more[label] = wire_bytes(await call_tool(label.split()[0], args))
+    return ContextCost(default=default, asked_for_more=more)
+
+
+async def measure_in_memory(server: Any) -> ContextCost:
+    """`measure_context` on an in-process `MCPServer` through the SDK's `Client` (legacy era).
+
+    The client parses each answer into a model; dumping it back with only the fields that
+    were set gives the same JSON object the server put on the wire.
+    """
+    from mcp import Client
+
+    def as_sent(model: Any) -> dict[str, Any]:
+        dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return dumped
+
+    async with Client(server, mode="legacy") as client:
+
+        async def list_tools() -> dict[str, Any]:
+            return as_sent(await client.list_tools())
+
+        async def call_tool(name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(name, dict(arguments))
+            if result.is_error:
+                raise RuntimeError(f"{name} failed: {result.content}")
+            return as_sent(result)
+
+        return await measure_context(list_tools, call_tool)
+
+
+def measure_context_cost(workdir: Path) -> dict[str, Any]:
+    """The benchmark's section: a stdio server on a 500-key sandbox, checked against in-memory."""
+    import anyio
+
+    from venice_keys_mcp.bench.procs import server_command, server_env
+    from venice_keys_mcp.bench.stdio_rpc import rpc_process
+
+    argv, described = server_command("--sandbox", "--sandbox-keys", str(ACCOUNT_KEYS))
+    with rpc_process(argv, env=server_env(workdir)) as proc:
+        proc.handshake()
+
+        async def list_tools() -> Mapping[str, Any]:
+            return proc.request("tools/list")
+
+        async def call_tool(name: str, arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+            return proc.call_tool(name, arguments)
+
+        wire = anyio.run(measure_context, list_tools, call_tool)
+    in_memory = anyio.run(measure_in_memory, budget_server(workdir / "in-memory"))
+    return {
+        "command": described,
+        "budgets": BUDGETS,
+        "default": wire.default,
+        "asked_for_more": wire.asked_for_more,
+        "over_budget": {name: list(pair) for name, pair in wire.over_budget().items()},
+        "in_memory_default": in_memory.default,
+        "met": not wire.over_budget(),
+    }
+
+
+def budget_server(workdir: Path) -> Any:
+    """The server the budgets are about: the sandbox with 500 keys and a full breach log."""
+    from venice_keys_mcp.server import build_server
+    from venice_keys_mcp.settings import Settings
+
+    return build_server(
+        Settings(
+            sandbox=True,
+            sandbox_keys=ACCOUNT_KEYS,
+            secrets_dir=workdir / "secrets",
+            audit_log=workdir / "audit.jsonl",
+            log_level="WARNING",
+        )
+    )

@@ -1,0 +1,106 @@
+"""Scale of work: how a call's cost grows with the account, and a bulk read with its size.
+
+For each account size, one loopback sandbox and one server: the default `list_keys`
+page, a filtered listing (every key is examined, few survive), and a bulk read of 50
+keys (50 `get_key` calls, one after another), whose cost per key should not depend on
+the account's size. A direct `VeniceClient` listing of the same account runs beside
+them, so the growth that is the server's own can be told apart from the sandbox's. On
+the largest account, bulk reads of 10, 25 and 50 keys show growth with the read's size.
+A least-squares line through the points says whether growth is linear (r² near 1) and
+what one more key costs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from venice_keys_mcp.bench.procs import Sandbox, loopback_sandbox, server_command
+from venice_keys_mcp.bench.stats import linear_fit
+from venice_keys_mcp.bench.stdio_rpc import RpcProcess, rpc_process
+
+SIZES = (50, 100, 250, 500)
+BULK = 50
+BULK_SWEEP = (10, 25, 50)
+FILTER = {"key_type": "INFERENCE", "search": "key #4", "no_cap": True}
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _direct_list_ms(sandbox: Sandbox, repeats: int) -> float:
+    async def run() -> float:
+        from venice_keys_mcp.venice import VeniceClient
+
+        async with VeniceClient(sandbox.admin_key, sandbox.base_url) as client:
+            await client.list_keys()
+            samples = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                await client.list_keys()
+                samples.append((time.perf_counter() - start) * 1000)
+            return statistics.median(samples)
+
+    return anyio.run(run)
+
+
+def _one_size(size: int, repeats: int, workdir: Path, sweep: tuple[int, ...] = ()) -> dict[str, Any]:
+    argv, _ = server_command()
+    with loopback_sandbox(keys=size) as sandbox, rpc_process(argv, env=sandbox.server_env(workdir)) as server:
+        server.handshake()
+        page = server.call_tool("list_keys", {"page_size": BULK})["structuredContent"]
+        ids = [k["id"] for k in page["keys"]]
+        for key_id in ids[:5]:  # warm-up: first calls build models and connections
+            server.call_tool("list_keys", FILTER)
+            server.call_tool("list_keys", {})
+            server.call_tool("get_key", {"key_id": key_id})
+
+        def bulk_read(count: int = len(ids), proc: RpcProcess = server) -> None:
+            for key_id in ids[:count]:
+                proc.call_tool("get_key", {"key_id": key_id})
+
+        bulk_repeats = max(3, repeats // 4)  # a bulk read is 50 calls: fewer repeats suffice
+        row = {
+            "keys": page["total"],
+            "list_ms": _median_ms(lambda: server.call_tool("list_keys", {}), repeats),
+            "filter_ms": _median_ms(lambda: server.call_tool("list_keys", FILTER), repeats),
+            "bulk_read_ms": _median_ms(bulk_read, bulk_repeats),
+            "bulk_keys": len(ids),
+            "direct_list_ms": _direct_list_ms(sandbox, repeats),
+            "bulk_sweep_ms": {n: _median_ms(lambda n=n: bulk_read(n), bulk_repeats) for n in sweep},
+        }
+    row["list_us_per_key"] = 1000 * row["list_ms"] / row["keys"]
+    row["filter_us_per_key"] = 1000 * row["filter_ms"] / row["keys"]
+    row["bulk_ms_per_key"] = row["bulk_read_ms"] / row["bulk_keys"]
+    return row
+
+
+def measure_scale(sizes: tuple[int, ...], repeats: int, workdir: Path) -> dict[str, Any]:
+    sizes = tuple(sorted(sizes))
+    rows = [_one_size(size, repeats, workdir, BULK_SWEEP if size == sizes[-1] else ()) for size in sizes]
+    sweep: dict[int, float] = {}
+    for r in rows:
+        sweep.update(r.pop("bulk_sweep_ms"))
+    xs = [float(r["keys"]) for r in rows]
+    fits = {
+        name: linear_fit(xs, [r[name] for r in rows]) for name in ("list_ms", "filter_ms", "direct_list_ms")
+    }
+    fits["bulk_read_ms"] = linear_fit([float(n) for n in sweep], list(sweep.values()))
+    return {
+        "filter": FILTER,
+        "bulk_keys": BULK,
+        "rows": rows,
+        "bulk_sweep": {"account_keys": rows[-1]["keys"], "ms_by_keys_read": sweep},
+        "fits": fits,
+    }

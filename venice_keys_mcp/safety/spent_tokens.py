@@ -1,0 +1,70 @@
+"""Which confirmation tokens were already used, shared by every process that signs with one key.
+
+A token is single use. One process remembers the nonces it consumed, but with a
+configured `VENICE_KEYS_SIGNING_KEY` a token is also valid in the next process (after a
+restart) and in a sibling instance, which would each accept it once more. This file,
+kept beside the audit log and locked with `fcntl.flock` like it, makes "used" mean used
+everywhere that shares it. It holds only nonces and expiry times, never a token, and
+forgets a nonce once its token has expired (an expired token is refused anyway).
+
+Format: one ``<exp unix seconds> <nonce>`` per line.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from ._fs import make_private_dirs, write_all
+
+__all__ = ["SpentTokens"]
+
+
+class SpentTokens:
+    """A small file of used nonces; `spend` is atomic across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def seen(self, nonce: str, now: float) -> bool:
+        """Whether a token with this nonce was already used (and has not expired)."""
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return nonce in self._live(fd, now)[0]
+        finally:
+            os.close(fd)
+
+    def spend(self, nonce: str, exp: int, now: float) -> bool:
+        """Mark the nonce used; False if it already was. Raises OSError if the file cannot be written."""
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            live, lines = self._live(fd, now)
+            if nonce in live:
+                return False
+            if len(live) < lines:  # drop expired nonces while we hold the lock
+                os.ftruncate(fd, 0)
+                write_all(fd, b"".join(f"{e} {n}\n".encode() for n, e in live.items()))
+            write_all(fd, f"{exp} {nonce}\n".encode())
+            os.fsync(fd)
+            return True
+        finally:
+            os.close(fd)
+
+    def _open(self) -> int:
+        make_private_dirs(self.path.parent)
+        return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def _live(self, fd: int, now: float) -> tuple[dict[str, int], int]:
+        """Nonce -> expiry for every unexpired line (a torn line is skipped), and the line count."""
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, size, 0) if size else b""
+        lines = data.decode("ascii", "replace").splitlines()
+        live: dict[str, int] = {}
+        for line in lines:
+            exp, _, nonce = line.partition(" ")
+            if exp.isdigit() and nonce and int(exp) > now:
+                live[nonce] = int(exp)
+        return live, len(lines)
