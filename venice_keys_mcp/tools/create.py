@@ -6,42 +6,28 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
-from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
-from venice_keys_mcp.safety.result_scrub import allow_in_result
-from venice_keys_mcp.safety.secrets import SecretDeliveryError, deliver_secret
 from venice_keys_mcp.tools.common import WRITE, checked_expiry, look_again, lost_answer, result, venice_errors
+from venice_keys_mcp.tools.delivery import deliver, limits_input
 from venice_keys_mcp.tools.outcomes import CreateResult, Preview, needs_token_text, record
+from venice_keys_mcp.tools.params import Description, Expiry, Limit, Period, Privacy, Token
 from venice_keys_mcp.tools.views import now_utc
 from venice_keys_mcp.venice import (
     ApiKey,
-    CreatedKey,
     CreateKeyRequest,
     MalformedResponse,
     NetworkError,
     OutcomeUnknown,
     VeniceError,
 )
-from venice_keys_mcp.venice.models import LimitsInput
 
 ACTION = "create_key"
-EXPIRES_PATTERN = r"^(\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{3})?Z)?)?$"
 CREATES_PER_MINUTE = 20
 MAX_ACTIVE_KEYS = 500
-
-Description = Annotated[str, Field(min_length=1, max_length=64)]
-Limit = Annotated[float | None, Field(ge=0, le=9_999_999_999)]
-Period = Literal["EPOCH", "MONTH", "LIFETIME"]
-Privacy = Literal["ALL", "PRIVATE_TEXT", "PRIVATE_ONLY"]
-Expiry = Annotated[
-    str | None,
-    Field(pattern=EXPIRES_PATTERN, description="UTC; omit: never"),
-]
-Token = Annotated[str | None, Field(description="Only once the user approved")]
 
 
 def create_changes(args: dict[str, Any]) -> list[str]:
@@ -172,7 +158,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
                 description=description,
                 **({"expires_at": expires_at} if expires_at is not None else {}),
                 **(
-                    {"consumption_limit": _limits(usd_limit, diem_limit)}
+                    {"consumption_limit": limits_input(usd_limit, diem_limit)}
                     if usd_limit is not None or diem_limit is not None
                     else {}
                 ),
@@ -230,98 +216,6 @@ class CreationWindow:
     def release(self, slot: float) -> None:
         if slot in self._times:
             self._times.remove(slot)
-
-
-def _limits(usd: float | None, diem: float | None) -> LimitsInput:
-    return LimitsInput(**{k: v for k, v in (("usd", usd), ("diem", diem)) if v is not None})
-
-
-async def deliver(
-    rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, reveal: bool
-) -> CallToolResult:
-    """Put the new secret where a person can get it; if nowhere, revoke the key (nothing orphaned)."""
-    rt.scrubber.add(created.secret)
-    path = None
-    try:
-        path = deliver_secret(
-            rt.secrets_dir,
-            created.id,
-            created.secret,
-            meta={"type": created.api_key_type, "description": created.description},
-        )
-    except SecretDeliveryError as exc:
-        if not reveal:
-            return await _revoke_undeliverable(rt, tool, created, args, method, str(exc))
-        failure = str(exc)
-    else:
-        failure = ""
-    out = CreateResult(
-        status="created",
-        key_id=created.id,
-        last6=created.last6,
-        key_type=created.api_key_type,
-        secret_file=str(path) if path else None,
-        message=f"Created {created.api_key_type} key …{created.last6}"
-        + (f"; secret saved to {path} (mode 0600)" if path else f"; saving the secret failed ({failure})")
-        + ("; the secret is in this result: it will not be shown again." if reveal else "."),
-    )
-    if reveal:
-        allow_in_result(created.secret)
-        out.secret = created.secret
-    record(
-        rt,
-        tool=tool,
-        key_id=created.id,
-        args=args,
-        method=method,
-        outcome="created",
-        detail=f"secret_file={path}" if path else "secret revealed inline only",
-    )
-    return result(out, out.message + (f"\nsecret: {created.secret}" if reveal else ""))
-
-
-async def _revoke_undeliverable(
-    rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, why: str
-) -> CallToolResult:
-    try:
-        await rt.client.delete_key(created.id)
-    except VeniceError as exc:
-        record(
-            rt,
-            tool=tool,
-            key_id=created.id,
-            args=args,
-            method=method,
-            outcome="created_secret_lost",
-            detail=f"delivery failed: {why}; revoke failed: {exc}",
-        )
-        out = CreateResult(
-            status="created_secret_lost",
-            key_id=created.id,
-            last6=created.last6,
-            key_type=created.api_key_type,
-            message=f"Key …{created.last6} was created but its secret could not be saved ({why}) "
-            f"and revoking it failed ({exc}); revoke it with revoke_key.",
-        )
-        return result(out, out.message)
-    record(
-        rt,
-        tool=tool,
-        key_id=created.id,
-        args=args,
-        method=method,
-        outcome="revoked_after_delivery_failure",
-        detail=why,
-    )
-    out = CreateResult(
-        status="revoked_after_delivery_failure",
-        key_id=created.id,
-        last6=created.last6,
-        key_type=created.api_key_type,
-        message=f"The secret could not be saved ({why}), so the new key was revoked and nothing "
-        "is left behind. Fix VENICE_KEYS_SECRETS_DIR or use reveal_secret=true.",
-    )
-    return result(out, out.message)
 
 
 async def _reconcile(

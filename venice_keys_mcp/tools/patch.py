@@ -23,9 +23,9 @@ from venice_keys_mcp.tools.common import (
     result,
     venice_errors,
 )
-from venice_keys_mcp.tools.create import EXPIRES_PATTERN, Limit, Period, Privacy, Token
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import PatchResult, Preview, needs_token_text, parse_expiry, record
+from venice_keys_mcp.tools.params import EXPIRES_PATTERN, Limit, Period, Privacy, Token
 from venice_keys_mcp.tools.views import key_line, now_utc, render_line
 from venice_keys_mcp.venice import ApiKey, MalformedResponse, OutcomeUnknown, UpdateKeyRequest, VeniceError
 from venice_keys_mcp.venice.models import LimitsInput

@@ -11,9 +11,9 @@ from venice_keys_mcp.safety.confirm import Confirmer, Gate, RevokeForm
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
 from venice_keys_mcp.tools.common import DESTRUCTIVE, look_again, lost_answer, result, venice_errors
-from venice_keys_mcp.tools.create import Token
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import Preview, WriteResult, needs_token_text, record
+from venice_keys_mcp.tools.params import Token
 from venice_keys_mcp.tools.views import KeyLine, key_line, render_line
 from venice_keys_mcp.venice import ApiKey, KeyNotFound, MalformedResponse, OutcomeUnknown, VeniceError
 

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
 from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, result, venice_errors
-from venice_keys_mcp.tools.create import CreateResult, Description, Expiry, Limit, _limits, deliver
-from venice_keys_mcp.tools.outcomes import record
+from venice_keys_mcp.tools.delivery import deliver, limits_input
+from venice_keys_mcp.tools.outcomes import CreateResult, record
+from venice_keys_mcp.tools.params import Description, Expiry, Limit
 from venice_keys_mcp.tools.views import now_utc
 from venice_keys_mcp.venice import Web3MintRequest
 
@@ -91,7 +92,7 @@ def register_write(server: MCPServer, rt: Runtime) -> None:
         if description is not None:
             fields["description"] = description
         if usd_limit is not None or diem_limit is not None:
-            fields["consumption_limit"] = _limits(usd_limit, diem_limit)
+            fields["consumption_limit"] = limits_input(usd_limit, diem_limit)
         if expires_at is not None:
             fields["expires_at"] = expires_at
         created = await rt.client.mint_web3_key(Web3MintRequest(**fields))

@@ -1,0 +1,109 @@
+"""Where a new key's secret goes: a 0600 file, the result only when asked, never nowhere.
+
+Shared by `create_key` and `mint_web3_key`. If the secret cannot be delivered and was
+not revealed, the new key is revoked at once, so no key is left that nobody can use.
+"""
+
+from typing import Any
+
+from mcp_types import CallToolResult
+
+from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.result_scrub import allow_in_result
+from venice_keys_mcp.safety.secrets import SecretDeliveryError, deliver_secret
+from venice_keys_mcp.tools.common import result
+from venice_keys_mcp.tools.outcomes import CreateResult, record
+from venice_keys_mcp.venice import CreatedKey, VeniceError
+from venice_keys_mcp.venice.models import LimitsInput
+
+
+def limits_input(usd: float | None, diem: float | None) -> LimitsInput:
+    return LimitsInput(**{k: v for k, v in (("usd", usd), ("diem", diem)) if v is not None})
+
+
+async def deliver(
+    rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, reveal: bool
+) -> CallToolResult:
+    """Put the new secret where a person can get it; if nowhere, revoke the key (nothing orphaned)."""
+    rt.scrubber.add(created.secret)
+    path = None
+    try:
+        path = deliver_secret(
+            rt.secrets_dir,
+            created.id,
+            created.secret,
+            meta={"type": created.api_key_type, "description": created.description},
+        )
+    except SecretDeliveryError as exc:
+        if not reveal:
+            return await revoke_undeliverable(rt, tool, created, args, method, str(exc))
+        failure = str(exc)
+    else:
+        failure = ""
+    out = CreateResult(
+        status="created",
+        key_id=created.id,
+        last6=created.last6,
+        key_type=created.api_key_type,
+        secret_file=str(path) if path else None,
+        message=f"Created {created.api_key_type} key …{created.last6}"
+        + (f"; secret saved to {path} (mode 0600)" if path else f"; saving the secret failed ({failure})")
+        + ("; the secret is in this result: it will not be shown again." if reveal else "."),
+    )
+    if reveal:
+        allow_in_result(created.secret)
+        out.secret = created.secret
+    record(
+        rt,
+        tool=tool,
+        key_id=created.id,
+        args=args,
+        method=method,
+        outcome="created",
+        detail=f"secret_file={path}" if path else "secret revealed inline only",
+    )
+    return result(out, out.message + (f"\nsecret: {created.secret}" if reveal else ""))
+
+
+async def revoke_undeliverable(
+    rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, why: str
+) -> CallToolResult:
+    try:
+        await rt.client.delete_key(created.id)
+    except VeniceError as exc:
+        record(
+            rt,
+            tool=tool,
+            key_id=created.id,
+            args=args,
+            method=method,
+            outcome="created_secret_lost",
+            detail=f"delivery failed: {why}; revoke failed: {exc}",
+        )
+        out = CreateResult(
+            status="created_secret_lost",
+            key_id=created.id,
+            last6=created.last6,
+            key_type=created.api_key_type,
+            message=f"Key …{created.last6} was created but its secret could not be saved ({why}) "
+            f"and revoking it failed ({exc}); revoke it with revoke_key.",
+        )
+        return result(out, out.message)
+    record(
+        rt,
+        tool=tool,
+        key_id=created.id,
+        args=args,
+        method=method,
+        outcome="revoked_after_delivery_failure",
+        detail=why,
+    )
+    out = CreateResult(
+        status="revoked_after_delivery_failure",
+        key_id=created.id,
+        last6=created.last6,
+        key_type=created.api_key_type,
+        message=f"The secret could not be saved ({why}), so the new key was revoked and nothing "
+        "is left behind. Fix VENICE_KEYS_SECRETS_DIR or use reveal_secret=true.",
+    )
+    return result(out, out.message)
