@@ -254,7 +254,7 @@ async def test_revoke_refuses_the_servers_own_key(server, mode):
         server, mode=mode, elicitation_callback=answer("accept", {"last6": rt.own_key_last6})
     ) as c:
         r = await c.call_tool("revoke_key", {"key_id": own})
-    assert r.structured_content["status"] == "refused"
+    assert r.is_error and "lock the server out" in text(r)
     assert own in await active_ids(server)
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.policy import PolicyRefusal
-from venice_keys_mcp.tools.outcomes import parse_expiry
+from venice_keys_mcp.tools.params import parse_expiry
 from venice_keys_mcp.venice import VeniceError
 
 READ_ONLY = ToolAnnotations(

@@ -13,7 +13,7 @@ from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
 from venice_keys_mcp.tools.common import WRITE, checked_expiry, look_again, lost_answer, result, venice_errors
 from venice_keys_mcp.tools.delivery import deliver, limits_input
-from venice_keys_mcp.tools.outcomes import CreateResult, Preview, needs_token_text, record
+from venice_keys_mcp.tools.outcomes import CreateResult, Preview, failed, not_done, record
 from venice_keys_mcp.tools.params import Description, Expiry, Limit, Period, Privacy, Token
 from venice_keys_mcp.tools.views import now_utc
 from venice_keys_mcp.venice import (
@@ -120,28 +120,17 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         )
         decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
         if not decision.go:
-            record(
+            preview = Preview(action="create", changes=create_changes(args))
+            return not_done(
                 rt,
+                decision,
                 tool=ACTION,
                 key_id=None,
                 args=args,
-                method=decision.method,
-                outcome=decision.status,
-                detail=decision.reason,
+                preview=preview,
+                make=CreateResult,
+                verb="created",
             )
-            if decision.status == "refused" and decision.method == "policy":
-                raise ToolError(decision.reason)
-            preview = Preview(action="create", changes=create_changes(args))
-            if decision.status == "confirmation_required":
-                out = CreateResult(
-                    status="confirmation_required",
-                    message="Confirmation required; nothing created.",
-                    confirmation_token=rt.tokens.issue(ACTION, args),
-                    preview=preview,
-                )
-                return result(out, needs_token_text("creation", preview, decision.reason))
-            out = CreateResult(status=decision.status, message=decision.reason or "Nothing created.")
-            return result(out, f"Not created ({decision.status}). {out.message}")
 
         slot = window.reserve()  # before any await: concurrent calls cannot all squeeze in
         sent = False
@@ -173,16 +162,9 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
                 return await _reconcile(rt, args, {k.id for k in before}, exc, decision.method)
             except VeniceError as exc:
                 sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
-                record(
-                    rt,
-                    tool=ACTION,
-                    key_id=None,
-                    args=args,
-                    method=decision.method,
-                    outcome="failed",
-                    detail=str(exc),
-                )
-                raise ToolError(f"Not created: {exc}") from None
+                raise failed(
+                    rt, exc, tool=ACTION, key_id=None, args=args, method=decision.method, verb="created"
+                ) from None
         finally:
             if not sent:
                 window.release(slot)

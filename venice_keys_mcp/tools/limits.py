@@ -13,7 +13,7 @@ from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE
 from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
 from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
-from venice_keys_mcp.tools.outcomes import parse_expiry
+from venice_keys_mcp.tools.params import parse_expiry
 from venice_keys_mcp.tools.views import fenced, untrusted
 from venice_keys_mcp.venice import BreachLogEntry
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable
 from typing import Literal
 
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.audit import AuditError
 from venice_keys_mcp.safety.audit_guard import note_unrecorded
+from venice_keys_mcp.safety.confirm import Decision
+from venice_keys_mcp.tools.common import result
 from venice_keys_mcp.tools.views import KeyLine
+from venice_keys_mcp.venice import VeniceError
 
 Status = Literal[
     "created",
@@ -61,15 +66,6 @@ class PatchResult(WriteResult):
     key: KeyLine | None = None
 
 
-def parse_expiry(value: str | None) -> datetime | None:
-    """Venice's `expiresAt` forms as a UTC datetime (`""` or None: no expiry)."""
-    if not value:
-        return None
-    if len(value) == 10:
-        return datetime.combine(date.fromisoformat(value), time(0, 0), tzinfo=UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def record(
     rt: Runtime,
     *,
@@ -92,12 +88,70 @@ def record(
         note_unrecorded(exc, tool=tool, key_id=key_id, outcome=outcome)
 
 
+NOUNS = {"create": "creation", "update": "change", "revoke": "revoke"}
+
+
 def needs_token_text(action: str, preview: Preview, reason: str) -> str:
     lines = [f"Nothing changed yet. {reason}".strip()]
-    lines.append(f"Show the user this {action} and ask them to approve it:")
+    lines.append(f"Show the user this {NOUNS.get(action, action)} and ask them to approve it:")
     lines += [f"- {c}" for c in preview.changes]
     lines.append(
         "Only if the user explicitly approves, call the tool again with the same arguments and "
         "confirmation_token. The token is single-use and expires in minutes."
     )
     return "\n".join(lines)
+
+
+def not_done(
+    rt: Runtime,
+    decision: Decision,
+    *,
+    tool: str,
+    key_id: str | None,
+    args: dict[str, object],
+    preview: Preview,
+    make: Callable[..., WriteResult],
+    verb: str,
+) -> CallToolResult:
+    """The one way a write ends without acting: audited, and a token when one is what's missing.
+
+    A policy refusal is an error naming its setting; anything else (declined, cancelled,
+    wrong typed characters, a refused token) is a result that says nothing changed.
+    """
+    record(
+        rt,
+        tool=tool,
+        key_id=key_id,
+        args=args,
+        method=decision.method,
+        outcome=decision.status,
+        detail=decision.reason,
+    )
+    if decision.status == "refused" and decision.method == "policy":
+        raise ToolError(decision.reason)
+    if decision.status == "confirmation_required":
+        out = make(
+            status="confirmation_required",
+            key_id=key_id,
+            message=f"Confirmation required; nothing {verb}.",
+            confirmation_token=rt.tokens.issue(tool, args),
+            preview=preview,
+        )
+        return result(out, needs_token_text(preview.action, preview, decision.reason))
+    out = make(status=decision.status, key_id=key_id, message=decision.reason or f"Nothing {verb}.")
+    return result(out, f"Not {verb} ({decision.status}). {out.message}")
+
+
+def failed(
+    rt: Runtime,
+    exc: VeniceError,
+    *,
+    tool: str,
+    key_id: str | None,
+    args: dict[str, object],
+    method: str,
+    verb: str,
+) -> ToolError:
+    """Venice refused a write: audit it and tell the agent plainly that nothing changed."""
+    record(rt, tool=tool, key_id=key_id, args=args, method=method, outcome="failed", detail=str(exc))
+    return ToolError(f"Not {verb}: {exc}")

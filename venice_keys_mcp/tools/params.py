@@ -1,5 +1,6 @@
 """Input types shared by the write tools, constrained exactly as Venice constrains them."""
 
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -15,3 +16,12 @@ Expiry = Annotated[
     Field(pattern=EXPIRES_PATTERN, description="UTC; omit: never"),
 ]
 Token = Annotated[str | None, Field(description="Only once the user approved")]
+
+
+def parse_expiry(value: str | None) -> datetime | None:
+    """Venice's `expiresAt` forms as a UTC datetime (`""` or None: no expiry)."""
+    if not value:
+        return None
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), time(0, 0), tzinfo=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

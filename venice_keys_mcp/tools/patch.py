@@ -4,6 +4,7 @@ Each field has three intents: omit it (unchanged), give a value (set), or name i
 `remove` (drop the cap or the expiry). Setting and removing the same field is refused.
 """
 
+import functools
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
@@ -24,8 +25,8 @@ from venice_keys_mcp.tools.common import (
     venice_errors,
 )
 from venice_keys_mcp.tools.keys import KeyId
-from venice_keys_mcp.tools.outcomes import PatchResult, Preview, needs_token_text, parse_expiry, record
-from venice_keys_mcp.tools.params import EXPIRES_PATTERN, Limit, Period, Privacy, Token
+from venice_keys_mcp.tools.outcomes import PatchResult, Preview, failed, not_done, record
+from venice_keys_mcp.tools.params import EXPIRES_PATTERN, Limit, Period, Privacy, Token, parse_expiry
 from venice_keys_mcp.tools.views import key_line, now_utc, render_line
 from venice_keys_mcp.venice import ApiKey, MalformedResponse, OutcomeUnknown, UpdateKeyRequest, VeniceError
 from venice_keys_mcp.venice.models import LimitsInput
@@ -189,51 +190,27 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         changes = describe(new, key)
         decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
         if not decision.go:
-            record(
+            preview = Preview(action="update", key=key_line(key), changes=changes)
+            make = functools.partial(PatchResult, changes=changes)
+            return not_done(
                 rt,
+                decision,
                 tool=ACTION,
                 key_id=key_id,
                 args=args,
-                method=decision.method,
-                outcome=decision.status,
-                detail=decision.reason,
+                preview=preview,
+                make=make,
+                verb="changed",
             )
-            if decision.status == "refused" and decision.method == "policy":
-                raise ToolError(decision.reason)
-            preview = Preview(action="update", key=key_line(key), changes=changes)
-            if decision.status == "confirmation_required":
-                out = PatchResult(
-                    status="confirmation_required",
-                    key_id=key_id,
-                    changes=changes,
-                    preview=preview,
-                    message="Confirmation required; nothing changed.",
-                    confirmation_token=rt.tokens.issue(ACTION, args),
-                )
-                return result(out, needs_token_text("change", preview, decision.reason))
-            out = PatchResult(
-                status=decision.status,
-                key_id=key_id,
-                changes=changes,
-                message=decision.reason or "Nothing changed.",
-            )
-            return result(out, f"Not changed ({decision.status}). {out.message}")
         try:
             updated = await rt.client.update_key(_request(key_id, new))
         except (OutcomeUnknown, MalformedResponse) as exc:
             # Sent, answer lost or unreadable: read the key back, never resend.
             return await _reconcile(rt, key_id, args, new, changes, decision.method, exc)
         except VeniceError as exc:
-            record(
-                rt,
-                tool=ACTION,
-                key_id=key_id,
-                args=args,
-                method=decision.method,
-                outcome="failed",
-                detail=str(exc),
-            )
-            raise ToolError(f"Not changed: {exc}") from None
+            raise failed(
+                rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="changed"
+            ) from None
         record(
             rt,
             tool=ACTION,

@@ -12,7 +12,7 @@ from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
 from venice_keys_mcp.tools.common import DESTRUCTIVE, look_again, lost_answer, result, venice_errors
 from venice_keys_mcp.tools.keys import KeyId
-from venice_keys_mcp.tools.outcomes import Preview, WriteResult, needs_token_text, record
+from venice_keys_mcp.tools.outcomes import Preview, WriteResult, failed, not_done, record
 from venice_keys_mcp.tools.params import Token
 from venice_keys_mcp.tools.views import KeyLine, key_line, render_line
 from venice_keys_mcp.venice import ApiKey, KeyNotFound, MalformedResponse, OutcomeUnknown, VeniceError
@@ -75,45 +75,25 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             confirmation, action=ACTION, args=args, token=confirmation_token, expect_last6=key.last6
         )
         if not decision.go:
-            preview = revoke_preview(key)
-            record(
+            return not_done(
                 rt,
+                decision,
                 tool=ACTION,
                 key_id=key_id,
                 args=args,
-                method=decision.method,
-                outcome=decision.status,
-                detail=decision.reason,
+                preview=revoke_preview(key),
+                make=WriteResult,
+                verb="revoked",
             )
-            if decision.status == "confirmation_required":
-                out = WriteResult(
-                    status="confirmation_required",
-                    key_id=key_id,
-                    message="Confirmation required; nothing revoked.",
-                    confirmation_token=rt.tokens.issue(ACTION, args),
-                    preview=preview,
-                )
-                return result(out, needs_token_text("revoke", preview, decision.reason))
-            out = WriteResult(
-                status=decision.status, key_id=key_id, message=decision.reason or "Nothing revoked."
-            )
-            return result(out, f"Not revoked ({decision.status}). {out.message}")
         try:
             await rt.client.delete_key(key_id)
         except (OutcomeUnknown, MalformedResponse) as exc:
             # Sent, answer lost or unreadable: look whether the key is gone; never resend.
             return await _reconcile(rt, key_id, args, decision.method, exc)
         except VeniceError as exc:
-            record(
-                rt,
-                tool=ACTION,
-                key_id=key_id,
-                args=args,
-                method=decision.method,
-                outcome="failed",
-                detail=str(exc),
-            )
-            raise ToolError(f"Not revoked: {exc}") from None
+            raise failed(
+                rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="revoked"
+            ) from None
         record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="revoked")
         out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
         return result(out, out.message)

@@ -46,30 +46,10 @@ class KeyDetail(KeyLine):
     suspicious: bool = Field(default=False, description="Description reads like instructions")
 
 
-def _is_plain(text: str, max_len: int) -> bool:
-    """Whether `clean_untrusted` would return `text` unchanged: one single-spaced line of printable ASCII.
-
-    NFKC leaves ASCII alone and no printable ASCII character is invisible, so such text
-    (most descriptions and model ids) is its own cleaning. `clean_untrusted` walks the
-    text a character at a time, which made it half of what a `list_keys` call cost.
-    """
-    return (
-        len(text) <= max_len
-        and text.isascii()
-        and text.isprintable()
-        and "  " not in text
-        and text == text.strip()
-    )
-
-
-def untrusted(text: str, max_len: int = 200) -> str:
-    """`clean_untrusted`, skipping the work when the text is already clean."""
-    return text if _is_plain(text, max_len) else clean_untrusted(text, max_len=max_len)
-
-
-def fenced(text: str, max_len: int = 200) -> str:
-    """`fence`, skipping the cleaning when the text is already clean (ASCII holds no « or »)."""
-    return f"«{text}»" if _is_plain(text, max_len) else fence(text, max_len)
+#: `tools/limits.py` still imports these two from here; `clean_untrusted` and `fence` now skip the
+#: work on already-clean text themselves, so they are plain aliases until that module drops them.
+untrusted = clean_untrusted
+fenced = fence
 
 
 def _day(dt: datetime | None) -> str | None:
@@ -91,8 +71,8 @@ def key_line(k: ApiKey) -> KeyLine:
     return KeyLine(
         id=k.id,
         type=k.api_key_type,
-        description=untrusted(k.description, max_len=64),
-        last6=untrusted(k.last6, max_len=6),
+        description=clean_untrusted(k.description, max_len=64),
+        last6=clean_untrusted(k.last6, max_len=6),
         last_used=_day(k.last_used_at),
         expires=_day(k.expires_at),
         usd_cap=lim.usd,
@@ -129,7 +109,7 @@ def render_line(k: KeyLine) -> str:
         k.id,
         "ADMIN" if k.type == "ADMIN" else "INF",
         f"…{k.last6}",
-        fenced(k.description),
+        fence(k.description),
         f"used {k.last_used}" if k.last_used else "never used",
     ]
     if k.expires:
