@@ -9,8 +9,8 @@ these tests keep what can be checked exactly from regressing between benchmark r
   sandbox with 500 keys and a full breach log), built in memory;
 - what a list entry leaves out to stay small, and that `get_key` still shows it;
 - that start-up imports neither the HTTP client layer nor the benchmark, and builds no
-  HTTP client (the client is built on first use);
-- that the shortcut that skips cleaning already-clean text gives the same text.
+  HTTP client (the client is built on first use); with `--sandbox`, nor the sandbox's app;
+- that `clean_untrusted`'s shortcut for already-clean text gives what full cleaning gives.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from mcp import Client
 
-from venice_keys_mcp.safety.fencing import clean_untrusted, fence
-from venice_keys_mcp.tools.views import fenced, untrusted
+from venice_keys_mcp.safety import fencing
+from venice_keys_mcp.safety.fencing import clean_untrusted
 
 STARTUP_TIMEOUT = 60
 
@@ -93,6 +93,33 @@ def test_server_start_up_builds_no_http_client_and_imports_no_benchmark(tmp_path
     assert not [m for m in at_start["loaded"] if m.startswith("venice_keys_mcp.bench")]
 
 
+def test_sandbox_start_up_leaves_the_sandbox_app_for_the_first_call(tmp_path: Path) -> None:
+    """`--sandbox` seeds its account at start-up; the Starlette app behind it waits, like the client."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio, json, sys
+        from venice_keys_mcp.server import build_server
+        from venice_keys_mcp.settings import Settings
+
+        server = build_server(Settings(
+            sandbox=True,
+            secrets_dir={str(tmp_path / "secrets")!r},
+            audit_log={str(tmp_path / "audit.jsonl")!r},
+        ))
+        print(json.dumps({{"app_loaded": "venice_keys_mcp.sandbox.app" in sys.modules}}))
+        keys = asyncio.run(server.runtime.client.list_keys())
+        print(json.dumps({{"app_loaded": "venice_keys_mcp.sandbox.app" in sys.modules, "keys": len(keys)}}))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=True
+    )
+    at_start, after_use = (json.loads(line) for line in run.stdout.splitlines())
+
+    assert at_start["app_loaded"] is False
+    assert after_use["app_loaded"] is True and after_use["keys"] > 0
+
+
 #: Text on both sides of the shortcut's line: single-spaced printable ASCII (taken), and text
 #: with runs of spaces, edge spaces, controls, fence marks, invisible or NFKC-changed characters.
 PLAIN_ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126))
@@ -103,6 +130,7 @@ EDGES = st.sampled_from(
 
 @example(text="a  b", max_len=10)
 @example(text=" a", max_len=10)
+@example(text="a ", max_len=10)
 @example(text="a\tb", max_len=10)
 @example(text="abcdef", max_len=3)
 @given(
@@ -110,5 +138,18 @@ EDGES = st.sampled_from(
     max_len=st.integers(min_value=1, max_value=12),
 )
 def test_the_clean_text_shortcut_gives_what_full_cleaning_gives(text: str, max_len: int) -> None:
-    assert untrusted(text, max_len) == clean_untrusted(text, max_len)
-    assert fenced(text, max_len) == fence(text, max_len)
+    assert clean_untrusted(text, max_len) == fencing._clean_fully(text, max_len)
+
+
+def test_already_clean_text_skips_the_character_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most descriptions and model ids are plain ASCII lines: cleaning them must cost nothing."""
+
+    def walked(text: str, max_len: int) -> str:
+        raise AssertionError(f"walked {text!r}")
+
+    monkeypatch.setattr(fencing, "_clean_fully", walked)
+    for text in ["prod backend", "llama-3.3-70b", "a/b: c (d) 'e' #1", "", "x" * 64]:
+        assert clean_untrusted(text, max_len=64) == text
+        assert fencing.fence(text, max_len=64) == f"«{text}»"
+    with pytest.raises(AssertionError, match="walked"):
+        clean_untrusted("two  spaces", max_len=64)

@@ -73,13 +73,12 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
     sandbox_state = None
     notes: list[str] = []
     if settings.sandbox:
-        from venice_keys_mcp.sandbox import asgi_transport, create_app, seeded_state
+        from venice_keys_mcp.sandbox import seeded_state
 
         sandbox_state = seeded_state(key_count=settings.sandbox_keys)
         settings = settings.model_copy(
             update={"admin_key": _secret(sandbox_state.demo.admin_key), "base_url": "http://sandbox/api/v1"}
         )
-        transport = asgi_transport(create_app(sandbox_state))
         data_root = platformdirs.user_data_path(APP_NAME) / "sandbox"
         secrets_dir = settings.secrets_dir or data_root / "secrets"
         audit_path = settings.audit_log or platformdirs.user_state_path(APP_NAME) / "sandbox-audit.jsonl"
@@ -102,7 +101,12 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
     def connect() -> VeniceClient:
         from venice_keys_mcp.venice import VeniceClient
 
-        return VeniceClient(admin, base_url, transport=transport, timeout=timeout)
+        wire = transport
+        if sandbox_state is not None:  # the sandbox's app, like the client, waits for the first call
+            from venice_keys_mcp.sandbox import asgi_transport, create_app
+
+            wire = asgi_transport(create_app(sandbox_state))
+        return VeniceClient(admin, base_url, transport=wire, timeout=timeout)
 
     policy = PolicySettings(
         read_only=settings.read_only,

@@ -137,11 +137,7 @@ class Settings(BaseModel):
 
     def _check_consistency(self) -> None:
         """Refuse, in one line each, what pydantic cannot see and what would otherwise fail as a traceback."""
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise SettingsError(
-                "Invalid VENICE_BASE_URL: use an http(s) URL such as https://api.venice.ai/api/v1."
-            )
+        _check_base_url(self.base_url)
         if self.admin_key is not None and not _header_safe(self.admin_key.get_secret_value()):
             raise SettingsError(
                 "Invalid VENICE_ADMIN_KEY: it contains spaces or control characters; check how it was pasted."
@@ -167,6 +163,27 @@ class Settings(BaseModel):
                 f"Refusing to serve HTTP on {self.host} without a bearer token: set VENICE_KEYS_HTTP_TOKEN "
                 f"({TOKEN_HINT}) or bind to 127.0.0.1."
             )
+
+
+def _check_base_url(url: str) -> None:
+    """An http(s) URL with a host and, if it names a port, a usable one.
+
+    `urlsplit` reads the port lazily: `http://host:abc` splits fine and would fail (a
+    `ValueError`, as a traceback) at the first request. Reading `.port` here fails at load.
+    """
+    use = "use an http(s) URL such as https://api.venice.ai/api/v1."
+    bad_port = f"Invalid VENICE_BASE_URL: its port is not a number from 1 to 65535; {use}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(
+            bad_port if "port" in str(exc).lower() else f"Invalid VENICE_BASE_URL: it is not a URL; {use}"
+        ) from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(f"Invalid VENICE_BASE_URL: {use}")
+    if port == 0:
+        raise SettingsError(bad_port)
 
 
 def _header_safe(value: str) -> bool:

@@ -8,6 +8,7 @@ words, and `looks_like_instructions` lets a renderer flag text that tries to ste
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -59,10 +60,35 @@ def clean_untrusted(text: str, max_len: int = 200) -> str:
     """One line of visible, NFKC-normalised text of at most `max_len` characters.
 
     Control and invisible characters are removed, line breaks and runs of whitespace
-    become one space, and longer text is cut with "…".
+    become one space, and longer text is cut with "…". Text that is already all of that
+    comes back as it is, without the character-by-character walk.
     """
     if max_len < 1:
         raise ValueError("max_len must be at least 1")
+    if _is_plain(text, max_len):
+        return text
+    return _clean_fully(text, max_len)
+
+
+def _is_plain(text: str, max_len: int) -> bool:
+    """Whether `text` is its own cleaning: one single-spaced line of printable ASCII, short enough.
+
+    NFKC leaves ASCII alone and no printable ASCII character is invisible, so such text
+    (most descriptions and model ids) needs none of the walk `_clean` makes a character
+    at a time, which was half of what a `list_keys` call cost.
+    """
+    return (
+        len(text) <= max_len
+        and text.isascii()
+        and text.isprintable()
+        and "  " not in text
+        and not text.startswith(" ")
+        and not text.endswith(" ")
+    )
+
+
+def _clean_fully(text: str, max_len: int) -> str:
+    """`clean_untrusted` without the shortcut for text that is already clean."""
     # Bound the work on huge input; invisible padding cannot push text past the cut
     # without the cut showing as "…".
     cap = max_len * 8 + 1024
@@ -96,7 +122,12 @@ _INSTRUCTION_PATTERNS = [
     r"\bdo\s+not\s+(tell|inform|ask)\b",
     r"\bdon'?t\s+(tell|inform|ask)\b",
 ]
-_INSTRUCTIONS_RE = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
+
+
+@functools.cache
+def _instructions_re() -> re.Pattern[str]:
+    """Compiled on first use: start-up (listing tools) never needs it, and compiling it takes 1.5 to 3 ms."""
+    return re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
 
 
 def looks_like_instructions(text: str) -> bool:
@@ -105,4 +136,4 @@ def looks_like_instructions(text: str) -> bool:
     It cannot be complete; it exists so a rendering can put a visible warning next to
     the obvious cases. Fencing, not this check, is what keeps the text inert.
     """
-    return bool(_INSTRUCTIONS_RE.search(clean_untrusted(text, max_len=4096)))
+    return bool(_instructions_re().search(clean_untrusted(text, max_len=4096)))

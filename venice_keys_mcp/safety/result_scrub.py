@@ -4,6 +4,9 @@ One middleware sees every `tools/call` (and resource read) result, whatever tool
 path or SDK message produced it, and removes anything shaped like a Venice secret and
 the configured admin key. The one exception is a secret a caller explicitly asked for
 (`reveal_secret=true`): the tool registers it with `allow_in_result` for this request only.
+
+Most results hold no secret, so one search over all of a result's strings comes first, and
+a clean result goes out as it came, neither copied nor re-validated.
 """
 
 from __future__ import annotations
@@ -50,10 +53,24 @@ class ScrubResults:
     def _scrub(self, out: Any, allowed: set[str]) -> Any:
         if out is None:
             return out
-        if isinstance(out, BaseModel):
-            data = out.model_dump(by_alias=True, mode="json", exclude_none=True)
+        is_model = isinstance(out, BaseModel)
+        data = out.model_dump(by_alias=True, mode="json", exclude_none=True) if is_model else out
+        if not allowed and not self._has_secret(data):
+            return out  # the usual case: nothing to remove, so no copy and no re-validation
+        if is_model:
             return type(out).model_validate(self._walk(data, allowed))
-        return self._walk(out, allowed)
+        return self._walk(data, allowed)
+
+    def _has_secret(self, data: Any) -> bool:
+        """Whether `_walk` would change anything: one search over every string it would scrub.
+
+        Joined with NUL, which no pattern matches and which is a word boundary, so a secret in
+        any one string is found in the whole; a match across two strings is only a needless
+        slow path, never a miss.
+        """
+        strings: list[str] = []
+        _collect_strings(data, strings)
+        return self.scrubber.contains_secret("\x00".join(strings))
 
     def _walk(self, obj: Any, allowed: set[str]) -> Any:
         if isinstance(obj, str):
@@ -72,3 +89,15 @@ class ScrubResults:
         if isinstance(obj, list):
             return [self._walk(v, allowed) for v in obj]
         return obj
+
+
+def _collect_strings(obj: Any, into: list[str]) -> None:
+    """Append the strings `ScrubResults._walk` scrubs: those in dict values and list items, at any depth."""
+    if isinstance(obj, str):
+        into.append(obj)
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _collect_strings(value, into)
+    elif isinstance(obj, list):
+        for value in obj:
+            _collect_strings(value, into)

@@ -46,6 +46,9 @@ SECRET_PATTERN = re.compile(r"VENICE_(?:ADMIN|INFERENCE)_KEY_[A-Za-z0-9_-]+")
 #: `Bearer <token>` as in an Authorization header (RFC 6750 token characters). Eight
 #: characters at least, so prose such as "Bearer token required" survives.
 BEARER_PATTERN = re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9._~+/-]{8,}=*")
+#: The word alone, with the same flags: a quick test that lets most text skip `BEARER_PATTERN`,
+#: whose leading `\b` makes a search about three times slower (0.15 ms on a 5 KB answer).
+_BEARER_WORD = re.compile(r"(?i)bearer")
 
 #: Literals shorter than this are ignored: they are not real secrets, and redacting them
 #: would eat ordinary words.
@@ -89,15 +92,17 @@ class Scrubber:
         if literal_re is not None:
             text = literal_re.sub(REDACTED, text)
         text = SECRET_PATTERN.sub(REDACTED, text)
+        if _BEARER_WORD.search(text) is None:
+            return text
         return BEARER_PATTERN.sub(r"\1" + REDACTED, text)
 
     def contains_secret(self, text: str) -> bool:
-        """True when `scrub` would change `text`."""
+        """True when `scrub` would change `text`: a Venice secret, a known literal or a bearer token."""
         literal_re = self._literal_re
         return bool(
             (literal_re is not None and literal_re.search(text))
             or SECRET_PATTERN.search(text)
-            or BEARER_PATTERN.search(text)
+            or (_BEARER_WORD.search(text) and BEARER_PATTERN.search(text))
         )
 
     def scrub_obj(self, obj: Any) -> Any:

