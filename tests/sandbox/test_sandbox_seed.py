@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-import httpx2
 import pytest
 
 import venice_keys_mcp.sandbox as sandbox
 from venice_keys_mcp.sandbox import DemoAccount, SandboxState, seeded_state
+
+from .conftest import ClientFactory
 
 
 def test_public_surface_is_exactly_the_documented_names() -> None:
@@ -80,16 +81,14 @@ def test_advance_works_on_a_replaced_clock() -> None:
 
 @pytest.mark.anyio
 async def test_an_internal_error_is_a_500_json_answer(
-    state: SandboxState, monkeypatch: pytest.MonkeyPatch
+    state: SandboxState, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(account_id: str) -> list[object]:
         raise RuntimeError("bug in the sandbox")
 
     monkeypatch.setattr(state, "active_keys", broken)
-    async with httpx2.AsyncClient(
-        transport=sandbox.asgi_transport(sandbox.create_app(state)),
-        base_url="http://sandbox/api/v1",
-        headers={"Authorization": f"Bearer {state.demo.admin_key}"},
-    ) as client:
-        response = await client.get("/api_keys")
-    assert (response.status_code, response.json()) == (500, {"error": "An unknown error occurred"})
+    admin = make_client(state.demo.admin_key)  # checks the body against the spec and the rate headers
+    for _ in range(state.abuse_threshold + 1):
+        response = await admin.get("/api_keys")
+        assert (response.status_code, response.json()) == (500, {"error": "An unknown error occurred"})
+    assert (await admin.get("/api_keys")).status_code == 429, "a 500 counts as a failed request"

@@ -4,9 +4,10 @@
         client = VeniceClient(sandbox.admin_key, sandbox.base_url)
         sandbox.control("/_sandbox/faults", {"method": "GET", "path": "/api_keys", "status": 503})
 
-The process is `venice-keys-mcp sandbox --port 0`; its first stdout line is a JSON object
-with the base URL and the demo credentials. Its stderr is kept in a temporary file and
-shown if it fails to start.
+The process is `venice-keys-mcp sandbox --port 0`, run as `python -m venice_keys_mcp` by
+default or, with `program=console_script()`, as the installed console script a user runs.
+Its first stdout line is a JSON object with the base URL and the demo credentials. Its
+stderr is kept in a temporary file and shown if it fails to start.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -77,17 +79,35 @@ class SandboxProcess:
         return self.control("/_sandbox/health", method="GET")
 
 
-def sandbox_command(*extra_args: str) -> list[str]:
-    return [sys.executable, "-m", "venice_keys_mcp", "sandbox", "--port", "0", *extra_args]
+MODULE_PROGRAM = (sys.executable, "-m", "venice_keys_mcp")
+
+
+def console_script() -> list[str]:
+    """The installed `venice-keys-mcp` script beside the running interpreter (the venv's bin/)."""
+    script = Path(sys.executable).parent / "venice-keys-mcp"
+    if not os.access(script, os.X_OK):
+        raise SandboxStartError(f"no console script at {script}; run `pip install -e .` in the venv")
+    return [str(script)]
+
+
+def sandbox_command(*extra_args: str, program: Sequence[str] = MODULE_PROGRAM) -> list[str]:
+    return [*program, "sandbox", "--port", "0", *extra_args]
 
 
 @contextlib.contextmanager
-def running_sandbox(*extra_args: str, timeout: float = START_TIMEOUT) -> Iterator[SandboxProcess]:
-    """Start the sandbox (extra CLI args, e.g. `--keys 500`), yield it, and stop it."""
+def running_sandbox(
+    *extra_args: str, timeout: float = START_TIMEOUT, program: Sequence[str] | None = None
+) -> Iterator[SandboxProcess]:
+    """Start the sandbox (extra CLI args, e.g. `--keys 500`), yield it, and stop it.
+
+    `program` is what runs `venice-keys-mcp` (default `python -m venice_keys_mcp`).
+    """
+    # Without `program`, call sandbox_command as before: tests/ecosystem monkeypatches it.
+    argv = sandbox_command(*extra_args) if program is None else sandbox_command(*extra_args, program=program)
     with tempfile.TemporaryFile() as stderr:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(
-            sandbox_command(*extra_args),
+            argv,
             stdout=subprocess.PIPE,
             stderr=stderr,
             stdin=subprocess.DEVNULL,

@@ -13,9 +13,9 @@ from starlette.routing import Route
 
 from venice_keys_mcp.sandbox import control, routes_keys, routes_limits, web3
 from venice_keys_mcp.sandbox.faults import FaultInjector
-from venice_keys_mcp.sandbox.guard import RateGuard
+from venice_keys_mcp.sandbox.guard import RateGuard, rate_values, with_rate_headers
 from venice_keys_mcp.sandbox.state import SandboxState
-from venice_keys_mcp.sandbox.wire import ApiError
+from venice_keys_mcp.sandbox.wire import RATE_HEADERS_SCOPE_KEY, ApiError
 
 API = "/api/v1/api_keys"
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -39,7 +39,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": "An unknown error occurred"}, status_code=500)
+    """Venice's 500. Starlette calls this outside the guard, so the rate headers come from
+    the values the guard left in the scope (absent for the `/_sandbox` controls)."""
+    response = JSONResponse({"error": "An unknown error occurred"}, status_code=500)
+    holder = request.scope.get(RATE_HEADERS_SCOPE_KEY)
+    if isinstance(holder, dict):
+        response.raw_headers = with_rate_headers(response.raw_headers, rate_values(holder))
+    return response
 
 
 def _route(path: str, **by_method: Endpoint) -> Route:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from venice_keys_mcp.sandbox import validation as v
+from venice_keys_mcp.sandbox.periods import change_period, current_usage
 from venice_keys_mcp.sandbox.state import Account, SandboxState, StoredKey
 from venice_keys_mcp.sandbox.wire import (
     ApiError,
@@ -46,14 +47,15 @@ def render_patched(key: StoredKey) -> dict[str, Any]:
     }
 
 
-def render_listed(key: StoredKey) -> dict[str, Any]:
+def render_listed(key: StoredKey, now: datetime) -> dict[str, Any]:
     """A key as list and get show it: masked, with usage; period usage only when capped."""
     out = render_patched(key)
     out["usage"] = {
         "trailingSevenDays": {name: _usage(key.usage_7d[name]) for name in ("usd", "vcu", "diem")}
     }
     if key.limits["usd"] is not None or key.limits["diem"] is not None:
-        out["currentPeriodUsage"] = {name: _usage(key.period_usage[name]) for name in ("usd", "diem")}
+        used = current_usage(key, now)
+        out["currentPeriodUsage"] = {name: _usage(used[name]) for name in ("usd", "diem")}
     return out
 
 
@@ -120,8 +122,9 @@ def create_for_account(state: SandboxState, account: Account, body: dict[str, An
 async def list_keys(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     caller = authenticate(request, admin=True)
+    now = state.now()
     return JSONResponse(
-        {"object": "list", "data": [render_listed(k) for k in state.active_keys(caller.account_id)]}
+        {"object": "list", "data": [render_listed(k, now) for k in state.active_keys(caller.account_id)]}
     )
 
 
@@ -131,7 +134,7 @@ async def get_key(request: Request) -> JSONResponse:
     key = state.active_key(caller.account_id, request.path_params["key_id"])
     if key is None:
         raise ApiError(400, "API key not found")
-    return JSONResponse({"data": render_listed(key)})
+    return JSONResponse({"data": render_listed(key, state.now())})
 
 
 async def create_key(request: Request) -> JSONResponse:
@@ -159,7 +162,8 @@ async def update_key(request: Request) -> JSONResponse:
         key.description = body["description"]
     for name, amount in body.get("consumptionLimit", {}).items():
         key.limits[name] = amount
-    key.limit_period = body.get("limitPeriod", key.limit_period)
+    if "limitPeriod" in body:
+        change_period(key, body["limitPeriod"], state.now())
     key.model_privacy = body.get("modelPrivacy", key.model_privacy)
     state.changed()
     return JSONResponse({"success": True, "data": render_patched(key)})

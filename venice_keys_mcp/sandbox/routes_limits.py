@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from venice_keys_mcp.sandbox.periods import current_usage
 from venice_keys_mcp.sandbox.state import Account, StoredKey
 from venice_keys_mcp.sandbox.wire import authenticate, iso, sandbox_state
 
@@ -33,10 +34,11 @@ def _remaining(cap: float | None, used: float) -> float | None:
     return None if cap is None else max(0.0, cap - used)
 
 
-def clamped_balances(account: Account, key: StoredKey) -> dict[str, float]:
+def clamped_balances(account: Account, key: StoredKey, now: datetime) -> dict[str, float]:
     """The account's balances, cut down to what the key may still spend this period."""
-    usd_left = _remaining(key.limits["usd"], key.period_usage["usd"])
-    diem_left = _remaining(key.limits["diem"], key.period_usage["diem"])
+    used = current_usage(key, now)
+    usd_left = _remaining(key.limits["usd"], used["usd"])
+    diem_left = _remaining(key.limits["diem"], used["diem"])
     out: dict[str, float] = {}
     for currency, amount in account.balances.items():
         left = diem_left if currency == "DIEM" else usd_left  # bundled credits spend as USD
@@ -52,7 +54,7 @@ async def rate_limits(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     key = authenticate(request, admin=False)
     account = state.accounts[key.account_id]
-    balances = clamped_balances(account, key)
+    balances = clamped_balances(account, key, state.now())
     data: dict[str, Any] = {
         "accessPermitted": any(amount > 0 for amount in balances.values()),
         "apiTier": {"id": account.tier, "isCharged": True},

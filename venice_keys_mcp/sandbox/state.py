@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from venice_keys_mcp.sandbox.faults import FaultPlan
+from venice_keys_mcp.sandbox.periods import period_label
 
 ADMIN = "ADMIN"
 INFERENCE = "INFERENCE"
@@ -55,6 +56,9 @@ class StoredKey:
     model_privacy: str = "ALL"
     usage_7d: dict[str, float] = field(default_factory=lambda: {"usd": 0.0, "vcu": 0.0, "diem": 0.0})
     period_usage: dict[str, float] = field(default_factory=lambda: {"usd": 0.0, "diem": 0.0})
+    # The limit period `period_usage` was counted in (see periods.py); read usage through
+    # `periods.current_usage`, which resets it once that period is over.
+    usage_period: str | None = None
 
 
 @dataclass
@@ -228,6 +232,7 @@ class SandboxState:
             limits={**no_limits(), **(limits or {})},
             limit_period=limit_period,
             model_privacy=model_privacy,
+            usage_period=period_label(limit_period, self.now()),
         )
         self.insert_key(key)
         return secret, key
