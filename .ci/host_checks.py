@@ -1,6 +1,6 @@
 """CI checks with clients nobody here wrote: the official MCP Inspector CLI, and the bundle.
 
-Run by `.ci/run` after the Python tests, once Node and the pinned npm tools are there:
+Run by `.ci/run` before the Python tests, once Node and the pinned npm tools are there:
 
     python .ci/host_checks.py --inspector "npx -y @modelcontextprotocol/inspector@X" \
         --server .venv/bin/venice-keys-mcp --bundle dist/venice-keys-mcp.mcpb --uv /path/to/uv

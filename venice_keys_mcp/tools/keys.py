@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
@@ -60,7 +61,9 @@ def filter_keys(
             continue
         if never_used and k.last_used_at is not None:
             continue
-        if unused_days is not None and k.last_used_at and k.last_used_at > now - timedelta(days=unused_days):
+        # A key never used is idle since it was made: one created an hour ago is not stale.
+        idle_since = k.last_used_at or k.created_at
+        if unused_days is not None and idle_since and idle_since > now - timedelta(days=unused_days):
             continue
         if expiring_days is not None and (
             k.expires_at is None or k.expires_at > now + timedelta(days=expiring_days)
@@ -99,6 +102,8 @@ def register(server: MCPServer, rt: Runtime) -> None:
             no_cap=no_cap,
         )
         pages = max(1, math.ceil(len(matched) / page_size))
+        if page > pages:
+            raise ToolError(f"page {page} is past the last page ({pages}) of {len(matched)} matching keys.")
         start = (page - 1) * page_size
         lines = [key_line(k) for k in matched[start : start + page_size]]
         out = KeyList(total=len(keys), matched=len(matched), page=page, pages=pages, keys=lines)

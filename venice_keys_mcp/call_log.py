@@ -1,0 +1,54 @@
+"""One INFO line per tool call on stderr, so a person watching the server sees what it does.
+
+Tool name, outcome and time only: arguments stay out (a description or a token is the
+caller's business), and the log's scrubbing filter still sees every line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+log = logging.getLogger("venice_keys_mcp.calls")
+
+
+class LogCalls:
+    """`ServerMiddleware` that logs `tools/call <name>: <outcome> in <ms> ms`."""
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if getattr(ctx, "method", None) != "tools/call" or not log.isEnabledFor(logging.INFO):
+            return await call_next(ctx)
+        name = (getattr(ctx, "params", None) or {}).get("name", "?")
+        started = time.perf_counter()
+        try:
+            out = await call_next(ctx)
+        except BaseException as exc:
+            log.info("tools/call %s: failed (%s) in %.0f ms", name, type(exc).__name__, _ms(started))
+            raise
+        log.info("tools/call %s: %s in %.0f ms", name, outcome(out), _ms(started))
+        return out
+
+
+def outcome(out: Any) -> str:
+    """`error`, the result's `status` (revoked, confirmation_required, ...) or `ok`."""
+    if isinstance(out, BaseModel):  # read the fields; a dump would copy the whole result
+        is_error = getattr(out, "is_error", False)
+        structured = getattr(out, "structured_content", None)
+        kind = getattr(out, "result_type", None)
+    elif isinstance(out, dict):
+        is_error, structured, kind = out.get("isError"), out.get("structuredContent"), out.get("resultType")
+    else:
+        return "ok"
+    status = structured.get("status") if isinstance(structured, dict) else None
+    if is_error:
+        return f"error ({status})" if isinstance(status, str) else "error"
+    if isinstance(status, str):
+        return status
+    return "input requested" if kind == "input_required" else "ok"
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
