@@ -32,14 +32,36 @@ from venice_keys_mcp.safety.fencing import clean_untrusted
 STARTUP_TIMEOUT = 60
 
 
+#: A full breach log, as Venice shows it: at most this many entries.
+FULL_BREACH_LOG = 50
+
+
 @pytest.mark.anyio
-async def test_default_answers_fit_their_context_budgets(tmp_path: Path) -> None:
+async def test_the_budget_account_is_as_large_as_the_budgets_say(tmp_path: Path) -> None:
+    """The budgets are about 500 keys and a full breach log: a seed change must not shrink them."""
+    from venice_keys_mcp.bench.context import ACCOUNT_KEYS, budget_server
+
+    server = budget_server(tmp_path)
+    state = server.runtime.sandbox
+    assert ACCOUNT_KEYS == 500
+    assert len(state.active_keys(state.demo.account_id)) == ACCOUNT_KEYS
+    assert len(state.accounts[state.demo.account_id].breaches) >= FULL_BREACH_LOG
+    async with Client(server, mode="legacy") as client:
+        listed = (await client.call_tool("list_keys", {})).structured_content
+        breaches = (await client.call_tool("get_breach_log", {"limit": FULL_BREACH_LOG})).structured_content
+    assert listed["total"] == ACCOUNT_KEYS
+    assert breaches["total"] == FULL_BREACH_LOG and len(breaches["entries"]) == FULL_BREACH_LOG
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_default_answers_fit_their_context_budgets(tmp_path: Path, mode: str) -> None:
     from venice_keys_mcp.bench.context import BUDGETS, budget_server, measure_in_memory
 
-    cost = await measure_in_memory(budget_server(tmp_path))
+    cost = await measure_in_memory(budget_server(tmp_path), mode=mode)
 
     assert set(cost.default) == set(BUDGETS)
-    assert cost.over_budget() == {}, f"over budget (bytes, budget): {cost.over_budget()}"
+    assert cost.over_budget() == {}, f"over budget (bytes, budget) in the {mode} era: {cost.over_budget()}"
 
 
 @pytest.mark.anyio

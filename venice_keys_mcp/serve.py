@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from venice_keys_mcp.runtime import Runtime
 
 log = logging.getLogger("venice_keys_mcp")
+#: The Inspector version CI drives the server with (.ci/run), so the hint is one that was tested.
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 
 EXIT_OK, EXIT_USAGE = 0, 2
 SCRIPT = "venice-keys-mcp"
@@ -65,10 +67,30 @@ def _serve(settings: Settings, listener: socket.socket | None) -> int:
     install_log_scrubber(runtime.scrubber)
     server = build_server(runtime.settings, runtime=runtime)
     banner(runtime.settings, runtime)
+    if runtime.settings.confirm == "off":
+        audit_confirm_off(runtime)
     if listener is not None:
         return _run_http(server, runtime.settings, listener)
     server.run()  # stdio: returns when the host closes stdin
     return EXIT_OK
+
+
+def audit_confirm_off(runtime: Runtime) -> None:
+    """Once per process start: the audit log, not only stderr, shows confirmation was off."""
+    from venice_keys_mcp.safety.audit import AuditError
+
+    try:
+        runtime.audit.append(
+            tool="server",
+            key_id=None,
+            args={"confirm": "off"},
+            confirmation="off",
+            outcome="confirmation_off",
+            detail="started with VENICE_KEYS_CONFIRM=off: revokes, ADMIN keys and widening patches "
+            "happen without asking anyone",
+        )
+    except AuditError as exc:  # the write tools will refuse until the log is fixed (AuditGuard)
+        log.error("could not record VENICE_KEYS_CONFIRM=off in the audit log: %s", exc)
 
 
 def _refuse(message: str) -> int:
@@ -125,7 +147,7 @@ def _stdio_hints(settings: Settings) -> list[str]:
         f"  Claude Code:    {shlex.join(claude)}",
         f'  Claude Desktop, Cursor, VS Code ("mcpServers"/"servers" entry): '
         f'"venice-keys": {json.dumps(config)}',
-        f"  MCP Inspector:  {shlex.join(['npx', '@modelcontextprotocol/inspector', *command, *args])}",
+        f"  MCP Inspector:  {shlex.join(['npx', '-y', INSPECTOR, *command, *args])}",
         "Press Ctrl-C (or close stdin) to stop.",
     ]
 

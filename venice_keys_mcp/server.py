@@ -1,7 +1,8 @@
 """`build_server(settings)`: the one place that decides which tools and resources exist.
 
 Read-only mode leaves the write tools out entirely (an agent cannot call what it cannot
-see). Tool schemas are compacted after registration: the whole `tools/list` is paid for
+see), and a call to one anyway is refused by name of the setting, not as an unknown tool.
+Tool schemas are compacted after registration: the whole `tools/list` is paid for
 in every agent's context, at every session.
 """
 
@@ -14,9 +15,10 @@ import logging
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 
 from venice_keys_mcp import __version__
+from venice_keys_mcp.call_log import LogCalls
 from venice_keys_mcp.http_auth import auth_kwargs
 from venice_keys_mcp.runtime import Runtime, build_runtime
-from venice_keys_mcp.safety.audit_guard import AuditGuard
+from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import Settings
@@ -43,7 +45,7 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,
-        middleware=[ScrubResults(rt.scrubber)],
+        middleware=[LogCalls(), ScrubResults(rt.scrubber)],
         request_state_security=RequestStateSecurity(keys=[rt.request_state_key()]),
         **auth_kwargs(settings),
     )
@@ -53,12 +55,15 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
     limits.register(server, rt)
     web3.register_read(server, rt)
     if not settings.read_only:
-        confirmer = Confirmer(settings.confirm, rt.tokens)
-        create.register(server, rt, confirmer)
+        confirmer = Confirmer(settings.confirm, rt.tokens, rt.scrubber)
+        window = create.CreationWindow()  # one for create_key and mint_web3_key: Venice counts both
+        create.register(server, rt, confirmer, window)
         patch.register(server, rt, confirmer)
         revoke.register(server, rt, confirmer)
-        web3.register_write(server, rt)
+        web3.register_write(server, rt, confirmer, window)
         server.middleware.append(AuditGuard(rt.audit, WRITE_TOOLS))  # no change without a trace
+    else:
+        server.middleware.append(ReadOnlyGuard(rt.audit, WRITE_TOOLS))
 
     @server.resource(
         "venice-keys://audit/recent",

@@ -66,7 +66,10 @@ def _ci_runs(fragment: str) -> bool:
 #: Commands run somewhere other than this file: where, and a check that they still are.
 ELSEWHERE: dict[str, tuple[str, Any]] = {
     "python3 -m venv .venv": (".ci/run", lambda: _ci_runs("python3 -m venv .venv")),
-    ".venv/bin/pip install -e '.[web3,test]'": (".ci/run", lambda: _ci_runs(".venv/bin/pip install -e '.[web3,test]'")),
+    ".venv/bin/pip install -e '.[web3,test]'": (
+        ".ci/run",
+        lambda: _ci_runs(".venv/bin/pip install -e '.[web3,test]'"),
+    ),
     ".venv/bin/python -m pytest": (
         ".ci/run, last",
         lambda: CI_TEXT.rstrip().endswith(".venv/bin/python -m pytest"),

@@ -4,11 +4,12 @@ sandbox's `--state` file survives a kill -9 in the middle of writing it.
 A "restart" of the MCP server is a second `build_server` over the same files (audit log,
 secrets directory) and the same Venice: everything a process keeps in memory is gone,
 which is exactly what a restart does. The sandbox restart is a real process killed with
-SIGKILL and started again.
+SIGKILL, at a point of its save chosen through persist's test hook, and started again.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 import threading
@@ -18,12 +19,18 @@ from pathlib import Path
 import httpx2
 import pytest
 from mcp import Client
-from support.sandbox_process import running_sandbox
+from support.sandbox_process import SandboxProcess, running_sandbox
 
 from tests.reliability.rig import Rig, approve_all, build_rig, text
 from venice_keys_mcp.safety.audit import verify
 from venice_keys_mcp.sandbox import seeded_state
-from venice_keys_mcp.sandbox.persist import load_state_file
+from venice_keys_mcp.sandbox.persist import (
+    CRASH_POINT_ENV,
+    interrupted_writes,
+    load_state_file,
+    restore_state,
+    save_state,
+)
 
 # A token the server cannot accept is refused, or answered with a fresh preview to approve:
 # either way nothing changes and the reason is given.
@@ -108,59 +115,146 @@ async def test_token_signed_with_another_key_is_refused_as_altered(tmp_path: Pat
     assert key_id in second.active_ids()
 
 
-def test_sandbox_state_survives_kill_9_in_the_middle_of_writes(tmp_path: Path) -> None:
-    """Creates hammer the sandbox (each one rewrites the state file) until SIGKILL at a random moment.
+# Each round kills the sandbox at one of these points of a save: with half the new state in
+# the temporary file (not yet synced), and with all of it synced but not yet renamed.
+KILL_ROUNDS = ["written", "torn", "written", "torn"]
+PAUSE_WAIT = 60.0  # how long the sandbox may take to reach the crash point on a busy machine
 
-    Every create answered 200 before the kill must exist after a restart; a create whose
-    answer was lost in the kill may or may not.
+
+def _served_ids(sandbox: SandboxProcess) -> set[str]:
+    r = httpx2.get(
+        f"{sandbox.base_url}/api_keys", headers={"Authorization": f"Bearer {sandbox.admin_key}"}, timeout=10.0
+    )
+    r.raise_for_status()
+    return {k["id"] for k in r.json()["data"]}
+
+
+def _saved_ids(raw: bytes) -> set[str]:
+    """The demo account's active key ids in a complete state file (raises on a torn one)."""
+    state = restore_state(json.loads(raw))
+    return {k.id for k in state.active_keys(state.demo.account_id)}
+
+
+def _create(http: httpx2.Client, description: str) -> str:
+    r = http.post("/api_keys", json={"apiKeyType": "INFERENCE", "description": description})
+    r.raise_for_status()
+    return str(r.json()["data"]["id"])
+
+
+def _doomed_create(sandbox: SandboxProcess, description: str, outcome: list[BaseException | str]) -> None:
+    """The create whose save is held at the crash point: the kill must cut its answer off."""
+    headers = {"Authorization": f"Bearer {sandbox.admin_key}"}
+    try:
+        with httpx2.Client(base_url=sandbox.base_url, headers=headers, timeout=PAUSE_WAIT + 30) as http:
+            outcome.append(_create(http, description))
+    except httpx2.HTTPError as exc:
+        outcome.append(exc)
+
+
+def test_sandbox_state_survives_kill_9_exactly_mid_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 lands inside a save (the persist test hook holds the save there), four times.
+
+    After each kill the state file is the last complete state (every answered create, not
+    the one being saved), the interrupted temporary file is still there (proof the kill
+    was mid-write), and the next start discards it and serves the state file.
     """
     state_file = tmp_path / "sandbox-state.json"
     seed = random.randrange(1_000_000)
-    kill_after = random.Random(seed).uniform(0.3, 1.2)
+    rng = random.Random(seed)
     confirmed: list[str] = []
-    stop = threading.Event()
+    expected: set[str] | None = None  # the ids the sandbox must serve: seeded ones plus confirmed
+    admin_key: str | None = None
 
-    with running_sandbox("--state", str(state_file)) as sandbox:
-        sandbox.control(
-            "/_sandbox/limits", {"create_limit_per_minute": 1_000_000, "request_budget": 1_000_000}
-        )
-        admin_key, base_url = sandbox.admin_key, sandbox.base_url
-
-        def hammer() -> None:
+    for round_no, stage in enumerate(KILL_ROUNDS):
+        answered = rng.randint(0, 3)  # creates answered before the one whose save is killed
+        ready = tmp_path / f"crash-point-{round_no}"
+        # Save 1 is the one at start-up; saves 2.. are the creates, so this stops the last one.
+        monkeypatch.setenv(CRASH_POINT_ENV, f"{answered + 2}:{stage}:{ready}")
+        where = f"round {round_no} ({stage}, {answered} answered creates, seed {seed})"
+        with running_sandbox("--state", str(state_file)) as sandbox:
+            assert interrupted_writes(state_file) == [], f"start-up left the interrupted write: {where}"
+            if admin_key is None:
+                admin_key, expected = sandbox.admin_key, _served_ids(sandbox)
+            assert sandbox.admin_key == admin_key, f"another account came back: {where}"
+            assert _served_ids(sandbox) == expected, f"served keys differ from the saved state: {where}"
             headers = {"Authorization": f"Bearer {admin_key}"}
-            with httpx2.Client(base_url=base_url, headers=headers, timeout=5.0) as http:
-                i = 0
-                while not stop.is_set():
-                    i += 1
-                    try:
-                        r = http.post("/api_keys", json={"apiKeyType": "INFERENCE", "description": f"k{i}"})
-                    except httpx2.HTTPError:
-                        return  # the kill
-                    if r.status_code == 200:
-                        confirmed.append(r.json()["data"]["id"])
+            with httpx2.Client(base_url=sandbox.base_url, headers=headers, timeout=30.0) as http:
+                for i in range(answered):
+                    confirmed.append(_create(http, f"r{round_no} k{i}"))
+                    expected.add(confirmed[-1])
+            before_kill = state_file.read_bytes()
+            assert _saved_ids(before_kill) == expected
 
-        worker = threading.Thread(target=hammer, daemon=True)
-        worker.start()
-        time.sleep(kill_after)
-        sandbox.process.kill()  # SIGKILL: no shutdown handler runs
-        sandbox.process.wait(5)
-        worker.join(10)
-        stop.set()
-        assert not worker.is_alive()
+            outcome: list[BaseException | str] = []
+            worker = threading.Thread(
+                target=_doomed_create, args=(sandbox, f"r{round_no} killed", outcome), daemon=True
+            )
+            worker.start()
+            deadline = time.monotonic() + PAUSE_WAIT
+            while not ready.exists():
+                assert time.monotonic() < deadline, f"the save never reached the crash point: {where}"
+                assert sandbox.process.poll() is None, f"the sandbox exited before the crash point: {where}"
+                time.sleep(0.02)
+            temp = Path(ready.read_text())
+            sandbox.process.kill()  # SIGKILL, while the save sleeps at the crash point
+            sandbox.process.wait(10)
+            worker.join(30)
+            assert not worker.is_alive()
+            assert len(outcome) == 1 and isinstance(outcome[0], httpx2.HTTPError), (where, outcome)
 
-    print(f"kill -9 after {kill_after:.2f} s: {len(confirmed)} creates confirmed (seed {seed})")
-    assert len(confirmed) >= 3, f"too few creates before the kill (seed {seed})"
-    assert load_state_file(state_file) is not None, f"state file unreadable after kill -9 (seed {seed})"
+        # The kill landed mid-write: the temporary file exists, the rename never happened.
+        assert interrupted_writes(state_file) == [temp], where
+        assert state_file.read_bytes() == before_kill, f"the state file changed under the kill: {where}"
+        assert _saved_ids(state_file.read_bytes()) == expected, where
+        if stage == "written":  # the new state was whole: only the rename was missing
+            new_ids = _saved_ids(temp.read_bytes())
+            assert expected < new_ids and len(new_ids - expected) == 1, where
+        else:
+            with pytest.raises(ValueError):
+                json.loads(temp.read_bytes())
+
+    monkeypatch.delenv(CRASH_POINT_ENV)
     with running_sandbox("--state", str(state_file)) as restarted:
-        assert restarted.admin_key == admin_key  # the same account came back
-        r = httpx2.get(f"{restarted.base_url}/api_keys", headers={"Authorization": f"Bearer {admin_key}"})
-        r.raise_for_status()
-        ids = {k["id"] for k in r.json()["data"]}
-    missing = [k for k in confirmed if k not in ids]
-    assert not missing, (
-        f"{len(missing)} of {len(confirmed)} confirmed keys lost (seed {seed}, kill at {kill_after:.2f} s)"
-    )
-    assert len(ids) <= len(confirmed) + len(seeded_state().keys) + 1  # at most one unconfirmed extra
+        assert restarted.admin_key == admin_key
+        assert interrupted_writes(state_file) == []
+        served = _served_ids(restarted)
+    print(f"kill -9 mid-write x{len(KILL_ROUNDS)}: {len(confirmed)} answered creates kept (seed {seed})")
+    assert set(confirmed) <= served
+    assert served == expected, f"lost {sorted(expected - served)}, unexpected {sorted(served - expected)}"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_loading_discards_only_this_files_interrupted_writes(tmp_path: Path) -> None:
+    """Debris of `save_state` for this file goes; other files' temp files and lookalikes stay."""
+    state_file = tmp_path / "state.json"
+    save_state(seeded_state(seed=3), state_file)
+    saved = state_file.read_bytes()
+    debris = [tmp_path / ".state.json.a1b2c3d4.tmp", tmp_path / ".state.json.zz.tmp"]
+    kept = [tmp_path / ".other.json.a1b2c3d4.tmp", tmp_path / "state.json.tmp", tmp_path / ".state.json.tmp"]
+    for p in debris + kept:
+        p.write_bytes(b'{"half": ')
+    assert interrupted_writes(state_file) == sorted(debris)
+
+    loaded = load_state_file(state_file)
+
+    assert loaded is not None and state_file.read_bytes() == saved
+    assert not any(p.exists() for p in debris)
+    assert all(p.exists() for p in kept)
+
+
+def test_the_crash_point_hook_is_inert_unless_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the variable every save completes; with it, a malformed value is refused loudly."""
+    monkeypatch.delenv(CRASH_POINT_ENV, raising=False)
+    state_file = tmp_path / "state.json"
+    for _ in range(3):
+        save_state(seeded_state(seed=4), state_file)
+    assert load_state_file(state_file) is not None and interrupted_writes(state_file) == []
+    monkeypatch.setenv(CRASH_POINT_ENV, f"1:halfway:{tmp_path / 'ready'}")
+    with pytest.raises(ValueError, match="stage must be one of"):
+        save_state(seeded_state(seed=4), state_file)
+    assert interrupted_writes(state_file) == [] and not (tmp_path / "ready").exists()
 
 
 @pytest.mark.anyio

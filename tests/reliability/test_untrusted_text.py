@@ -75,7 +75,7 @@ async def test_an_ordinary_description_is_not_flagged(rig: Rig) -> None:
 async def test_a_key_created_through_the_tool_with_orders_is_fenced_too(rig: Rig) -> None:
     async with Client(rig.server, mode="legacy") as c:
         created = await c.call_tool("create_key", {"description": ORDERS})
-        key_id = created.structured_content["key_id"]
+        key_id = created.structured_content["id"]
         r = await c.call_tool("get_key", {"key_id": key_id})
     assert r.structured_content["suspicious"] is True
     assert f"«{ORDERS}»" in text(r)

@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from mcp import Client
 
 from tests.reliability.rig import Rig, Stopwatch, approve_all, build_rig, text
+from venice_keys_mcp.sandbox import seeded_state
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +171,7 @@ async def test_create_dropped_after_venice_applied_it_names_the_orphan(rig: Rig)
     new = rig.active_ids() - before
     assert sc["status"] == "created_secret_lost" and len(new) == 1
     (key_id,) = new
-    assert sc["key_id"] == key_id
+    assert sc["id"] == key_id
     assert f"Created: id {key_id}" in text(r) and "its secret was lost" in text(r) and "Revoke it?" in text(r)
     assert "secret_file" not in sc
     assert rig.log.count("POST") == 1
@@ -195,7 +198,7 @@ async def test_create_with_unreadable_success_answer_finds_the_key(rig: Rig) -> 
     r, _ = await call(rig, "create_key", {"description": "garbled answer"})
     new = rig.active_ids() - before
     assert r.structured_content["status"] == "created_secret_lost" and len(new) == 1
-    assert r.structured_content["key_id"] in new
+    assert r.structured_content["id"] in new
     assert rig.log.count("POST") == 1
 
 
@@ -318,3 +321,79 @@ async def test_reconciliation_that_cannot_read_back_says_outcome_unknown(
     assert len(rig.active_ids() - before) == 1  # it was created; the tool says honestly it cannot tell
     assert rig.log.count("POST") == 1
     assert elapsed < BOUND
+
+
+# ---- mint_web3_key: the same reconciliation as create_key ------------------------------------------
+
+MINT = "/api_keys/generate_web3_key"
+
+
+async def signed_mint(rig: Rig, description: str) -> dict:
+    """Arguments for a real mint: a fresh token from the tool, signed by the sandbox's staked wallet."""
+    async with Client(rig.server, mode="legacy") as c:
+        token = (await c.call_tool("get_web3_token", {})).structured_content["token"]
+    sig = Account.sign_message(encode_defunct(text=token), private_key=rig.state.demo.wallet_private_key)
+    hexed = sig.signature.hex()
+    return {
+        "address": rig.state.demo.wallet_address,
+        "signature": hexed if hexed.startswith("0x") else "0x" + hexed,
+        "token": token,
+        "description": description,
+    }
+
+
+@pytest.mark.parametrize("fault", [{"drop": "after"}, {"malformed": True}], ids=["drop-after", "malformed"])
+async def test_mint_whose_answer_is_lost_after_venice_applied_it_names_the_orphan(
+    rig: Rig, fault: dict
+) -> None:
+    args = await signed_mint(rig, "minted, answer lost")
+    before = rig.active_ids()
+    rig.state.faults.add("POST", MINT, **fault)
+    r, elapsed = await call(rig, "mint_web3_key", args)
+    sc = r.structured_content
+    new = rig.active_ids() - before
+    assert not r.is_error and sc["status"] == "created_secret_lost", text(r)
+    assert len(new) == 1 and sc["id"] in new
+    assert f"Created: id {sc['id']}" in text(r) and "secret was lost" in text(r) and "Revoke it?" in text(r)
+    assert "secret_file" not in sc
+    assert rig.log.count("POST", MINT) == 1  # reconciled by reading back, never resent
+    entry = rig.runtime.audit.recent(1)[0]
+    assert (entry.tool, entry.key_id, entry.outcome) == ("mint_web3_key", sc["id"], "created_secret_lost")
+    assert elapsed < BOUND
+
+
+async def test_mint_answered_with_a_gateway_error_is_reconciled_as_not_created(rig: Rig) -> None:
+    args = await signed_mint(rig, "gateway error")
+    before = rig.active_ids()
+    rig.state.faults.add("POST", MINT, status=502)
+    r, _ = await call(rig, "mint_web3_key", args)
+    assert not r.is_error and r.structured_content["status"] == "not_created", text(r)
+    assert "HTTP 502" in text(r) and "safe to call mint_web3_key again" in text(r)
+    assert rig.active_ids() == before and rig.log.count("POST", MINT) == 1
+    entry = rig.runtime.audit.recent(1)[0]
+    assert (entry.tool, entry.key_id, entry.outcome) == ("mint_web3_key", None, "not_created")
+
+
+async def test_mint_dropped_before_sending_in_process_is_a_clear_error(rig: Rig) -> None:
+    args = await signed_mint(rig, "never sent")
+    before = rig.active_ids()
+    rig.state.faults.add("POST", MINT, drop="before")
+    r, _ = await call(rig, "mint_web3_key", args)
+    assert r.is_error and "Not created" in text(r) and "nothing changed" in text(r)
+    assert rig.active_ids() == before and rig.log.count("POST", MINT) == 1
+    entry = rig.runtime.audit.recent(1)[0]
+    assert (entry.tool, entry.outcome) == ("mint_web3_key", "failed")
+
+
+async def test_mint_without_a_key_list_to_check_says_outcome_unknown(tmp_path: Path) -> None:
+    """With no ADMIN key the server can mint (Venice needs none) but not look for the key afterwards."""
+    state = seeded_state()
+    rig = build_rig(tmp_path, state=state, admin_key=state.demo.inference_key, timeout=0.5)
+    args = await signed_mint(rig, "unlistable")
+    before = rig.active_ids()
+    rig.state.faults.add("POST", MINT, drop="after")
+    r, _ = await call(rig, "mint_web3_key", args)
+    assert not r.is_error and r.structured_content["status"] == "outcome_unknown", text(r)
+    assert "Do not mint it again yet" in text(r) and "«unlistable»" in text(r)
+    assert len(rig.active_ids() - before) == 1 and rig.log.count("POST", MINT) == 1
+    assert rig.runtime.audit.recent(1)[0].outcome == "outcome_unknown"

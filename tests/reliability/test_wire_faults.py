@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from mcp import Client
 from support.faulty_upstream import FaultyUpstream
 from support.sandbox_process import running_sandbox
@@ -107,8 +109,8 @@ async def test_create_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str)
     sc = r.structured_content
     new = wire.rig.active_ids() - before
     if fault in APPLIED:
-        assert sc["status"] == "created_secret_lost" and new == {sc["key_id"]}
-        assert f"Created: id {sc['key_id']}" in text(r) and "Revoke it?" in text(r)
+        assert sc["status"] == "created_secret_lost" and new == {sc["id"]}
+        assert f"Created: id {sc['id']}" in text(r) and "Revoke it?" in text(r)
     else:
         assert sc["status"] == "not_created" and not new
         if fault == "hang":  # Venice may yet finish a request that timed out: no "safe to retry"
@@ -160,3 +162,25 @@ async def test_create_dropped_before_over_a_real_sandbox_socket_is_not_created(t
     assert "the connection failed after POST /api_keys was sent" in text(r)
     assert any(f"({cut_off})" in text(r) for cut_off in CUT_OFF), text(r)
     assert after == before
+
+
+@pytest.mark.parametrize("fault", NOT_APPLIED + APPLIED)
+async def test_mint_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str) -> None:
+    demo = wire.rig.state.demo
+    token = (await wire.call("get_web3_token", {}))[0].structured_content["token"]
+    signed = Account.sign_message(encode_defunct(text=token), private_key=demo.wallet_private_key)
+    sig = "0x" + signed.signature.hex().removeprefix("0x")
+    args = {"address": demo.wallet_address, "signature": sig, "token": token}
+    before = wire.rig.active_ids()
+    wire.upstream.plan("POST", fault)  # type: ignore[arg-type]
+    r, elapsed = await wire.call("mint_web3_key", {**args, "description": f"mint {fault}"})
+    assert not r.is_error, text(r)
+    sc = r.structured_content
+    new = wire.rig.active_ids() - before
+    if fault in APPLIED:
+        assert sc["status"] == "created_secret_lost" and new == {sc["id"]}
+        assert f"Created: id {sc['id']}" in text(r) and "Revoke it?" in text(r)
+    else:
+        assert sc["status"] == "not_created" and not new
+    assert wire.upstream.count("POST") == 1
+    assert elapsed < BOUND

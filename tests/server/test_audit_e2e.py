@@ -25,6 +25,7 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from tests.server.conftest import answer, runtime_of
+from venice_keys_mcp.safety.audit import verify
 
 pytestmark = pytest.mark.anyio
 
@@ -77,7 +78,7 @@ async def session(server: MCPServer, mode: str) -> list[tuple[str, str | None, s
         assert (await c.call_tool("create_key", {"description": "x" * 65})).is_error
         created = await c.call_tool("create_key", {"description": "audited", "usd_limit": 5})
         expected.append(("create_key", None, "not_needed", "created"))
-        new_id = created.structured_content["key_id"]
+        new_id = created.structured_content["id"]
         await c.call_tool("patch_key", {"key_id": new_id, "usd_limit": 2})
         expected.append(("patch_key", new_id, "not_needed", "updated"))
         widen = {"key_id": capped.id, "usd_limit": 400}
@@ -288,3 +289,92 @@ async def test_lost_entry_after_a_change_is_reported_with_the_change(server, mod
     )
     # From then on the guard refuses changes until the log is fixed.
     assert after.is_error and "VENICE_KEYS_AUDIT_LOG" in text(after)
+
+
+# -- refusals before Venice is asked, and confirmation switched off ------------------------------
+
+
+def assert_chain_intact(path: Path, count: int) -> None:
+    report = verify(path)
+    assert report.ok and report.entries == count, report
+
+
+async def test_21st_creation_in_a_minute_is_refused_with_an_entry(server, mode):
+    async with Client(server, mode=mode) as c:
+        for i in range(20):
+            assert not (await c.call_tool("create_key", {"description": f"batch {i}"})).is_error
+        r = await c.call_tool("create_key", {"description": "one too many"})
+    assert r.is_error and "20 key creations a minute" in text(r), text(r)
+    path = runtime_of(server).audit.path
+    log = entries(path)
+    assert [e["outcome"] for e in log] == ["created"] * 20 + ["refused"]
+    last = log[-1]
+    assert (last["tool"], last["key_id"], last["confirmation"]) == ("create_key", None, "not_needed")
+    assert "rate limit" in last["detail"] and "20 key creations a minute" in last["detail"]
+    assert_chain_intact(path, 21)
+
+
+async def test_creation_at_500_active_keys_is_refused_with_an_entry(make_server, mode):
+    server = make_server(sandbox_keys=500)
+    async with Client(server, mode=mode) as c:
+        r = await c.call_tool("create_key", {"description": "one more"})
+    assert r.is_error and "500 active keys" in text(r), text(r)
+    path = runtime_of(server).audit.path
+    (entry,) = entries(path)
+    assert (entry["tool"], entry["outcome"]) == ("create_key", "refused")
+    assert "active key limit" in entry["detail"] and "500 active keys" in entry["detail"]
+    assert_chain_intact(path, 1)
+
+
+async def test_read_only_refusals_leave_entries_and_the_chain_verifies(make_server, mode):
+    server = make_server(read_only=True)
+    key_id = runtime_of(server).sandbox.demo.inference_key_id
+    async with Client(server, mode=mode) as c:
+        assert (await c.call_tool("revoke_key", {"key_id": key_id})).is_error
+        assert (await c.call_tool("create_key", {"description": "read-only"})).is_error
+        assert not (await c.call_tool("list_keys", {})).is_error  # reads leave nothing
+    path = runtime_of(server).audit.path
+    got = [(e["tool"], e["key_id"], e["confirmation"], e["outcome"]) for e in entries(path)]
+    assert got == [("revoke_key", key_id, "policy", "refused"), ("create_key", None, "policy", "refused")]
+    assert all("VENICE_KEYS_READ_ONLY" in e["detail"] for e in entries(path))
+    assert_chain_intact(path, 2)
+
+
+def start_and_stop(tmp_path: Path, confirm: str) -> subprocess.CompletedProcess[str]:
+    """Start the server process with stdin at end-of-file: it starts up, then stops at once."""
+    script = Path(sys.executable).with_name("venice-keys-mcp")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "venice_keys_mcp"]
+    env = {
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "VENICE_KEYS_SECRETS_DIR": str(tmp_path / "secrets"),
+        "VENICE_KEYS_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+    }
+    return subprocess.run(
+        [*command, "--sandbox", "--confirm", confirm],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=CLI_TIMEOUT * 2,
+    )
+
+
+def test_confirmation_off_is_recorded_in_the_audit_log_at_each_start(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    for confirm in ("off", "auto", "elicit", "off"):
+        done = start_and_stop(tmp_path, confirm)
+        assert done.returncode == 0, done.stderr[-2000:]
+    log = entries(path)
+    assert len(log) == 2, log  # one per start in off mode, none otherwise
+    for e in log:
+        assert (e["tool"], e["key_id"], e["confirmation"], e["outcome"]) == (
+            "server",
+            None,
+            "off",
+            "confirmation_off",
+        )
+        assert "VENICE_KEYS_CONFIRM=off" in e["detail"]
+    done = verify_cli(path)
+    assert done.returncode == 0 and "intact" in done.stdout, done.stdout + done.stderr

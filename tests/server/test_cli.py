@@ -269,9 +269,9 @@ def test_read_only_flag_lists_only_the_read_tools(raw_session):
     assert all(t["annotations"]["readOnlyHint"] is True for t in tools)
 
 
-def test_read_only_write_tool_call_is_an_unknown_tool_error(raw_session):
+def test_read_only_write_tool_call_is_refused_naming_the_setting(raw_session):
     result = raw_session.responses[3]["result"]
-    assert result["isError"] is True and "unknown tool" in result["content"][0]["text"].lower()
+    assert result["isError"] is True and "VENICE_KEYS_READ_ONLY" in result["content"][0]["text"]
     listed = raw_session.responses[4]["result"]
     assert "should not exist" not in json.dumps(listed)  # nothing was created
 
@@ -296,7 +296,7 @@ async def test_read_only_server_hides_and_refuses_write_tools(make_server, mode)
         assert {t.name for t in (await c.list_tools()).tools} == set(READ_TOOLS)
         for name in WRITE_TOOLS:
             r = await c.call_tool(name, {"key_id": "x", "description": "x"})
-            assert r.is_error and "unknown tool" in r.content[0].text.lower(), name  # type: ignore[union-attr]
+            assert r.is_error and "VENICE_KEYS_READ_ONLY" in r.content[0].text, name  # type: ignore[union-attr]
 
 
 # --- the banner and Ctrl-C ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ audit log says what happened.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -82,6 +83,8 @@ class Risky:
     key_id: str | None
     done: Callable[[SandboxState], bool]
     message_has: list[str]
+    #: The stored fields the change sets on `key_id` (patches), or None (revoke, create).
+    fields: dict[str, Any] | None = None
 
 
 def _used(key: StoredKey) -> str:
@@ -120,6 +123,7 @@ def risky(server: MCPServer, kind: str) -> Risky:
             {"remove": ["usd_limit"]},
             lambda key: key.limits.get("usd") is None,
             [f"removes the USD cap (was ${cap:g})"],
+            {"limits": {**k.limits, "usd": None}},
         )
     if kind == "patch_raise_cap":
         k = pick(server, lambda k: k.limits.get("usd") is not None)
@@ -129,6 +133,7 @@ def risky(server: MCPServer, kind: str) -> Risky:
             {"usd_limit": cap * 4},
             lambda key: key.limits.get("usd") == cap * 4,
             [f"raises the USD cap from ${cap:g} to ${cap * 4:,g}"],
+            {"limits": {**k.limits, "usd": cap * 4}},
         )
     if kind == "patch_extend_expiry":
         k = pick(server, lambda k: k.expires_at is not None)
@@ -138,6 +143,7 @@ def risky(server: MCPServer, kind: str) -> Risky:
             {"expires_at": new},
             lambda key: key.expires_at is not None and key.expires_at.strftime("%Y-%m-%d") == new,
             [f"extends the expiry from {k.expires_at:%Y-%m-%d}", f"to {new}"],
+            {"expires_at": midnight(new)},
         )
     if kind == "patch_remove_expiry":
         k = pick(server, lambda k: k.expires_at is not None)
@@ -146,6 +152,7 @@ def risky(server: MCPServer, kind: str) -> Risky:
             {"remove": ["expires_at"]},
             lambda key: key.expires_at is None,
             [f"removes the expiry (was {k.expires_at:%Y-%m-%d}"],
+            {"expires_at": None},
         )
     if kind == "patch_widen_privacy":
         k = pick(server, lambda k: k.model_privacy == "PRIVATE_ONLY")
@@ -154,12 +161,17 @@ def risky(server: MCPServer, kind: str) -> Risky:
             {"model_privacy": "ALL"},
             lambda key: key.model_privacy == "ALL",
             ["widens model access from PRIVATE_ONLY to ALL"],
+            {"model_privacy": "ALL"},
         )
     raise AssertionError(kind)
 
 
 def _patch(
-    k: StoredKey, change: dict[str, Any], after: Callable[[StoredKey], bool], says: list[str]
+    k: StoredKey,
+    change: dict[str, Any],
+    after: Callable[[StoredKey], bool],
+    says: list[str],
+    fields: dict[str, Any],
 ) -> Risky:
     return Risky(
         "patch_key",
@@ -169,7 +181,34 @@ def _patch(
         k.id,
         lambda s: k.id in s.keys and after(s.keys[k.id]),
         [f"«{k.description}»", k.api_key_type, f"…{k.last6}", _used(k), *says],
+        fields,
     )
+
+
+def midnight(date: str) -> datetime:
+    return datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+def assert_exactly_the_change(call: Risky, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The full sandbox after the call is the full sandbox before it, changed only as `call` says."""
+    if call.tool == "revoke_key":
+        assert after == {k: v for k, v in before.items() if k != call.key_id}
+    elif call.tool == "patch_key":
+        assert call.fields is not None and call.key_id in before
+        assert after == {**before, call.key_id: {**before[call.key_id], **call.fields}}
+    else:  # create: every old key as it was, plus one new key that is exactly what was asked for
+        new = set(after) - set(before)
+        assert len(new) == 1 and {k: after[k] for k in before} == before
+        made = after[new.pop()]
+        want = {
+            "api_key_type": call.args.get("key_type", "INFERENCE"),
+            "description": call.args["description"],
+            "expires_at": None,
+            "limits": {"usd": None, "diem": None, "vcu": None},
+            "limit_period": "EPOCH",
+            "model_privacy": "ALL",
+        }
+        assert {f: made[f] for f in want} == want, made
 
 
 KINDS = [
@@ -211,14 +250,8 @@ async def test_accepted_confirmation_makes_exactly_the_change(admin_ok, mode, ki
     async with Client(admin_ok, mode=mode, elicitation_callback=answer("accept", call.approve, seen)) as c:
         r = await c.call_tool(call.tool, call.args)
     assert r.structured_content["status"] == DONE_STATUS[call.tool], text(r)
-    state = runtime_of(admin_ok).sandbox
-    assert call.done(state)
-    after = snapshot(admin_ok)
-    touched = {call.key_id} if call.key_id else set(after) - set(before)
-    assert len(touched) == 1
-    assert {k: v for k, v in before.items() if k not in touched} == {
-        k: v for k, v in after.items() if k not in touched
-    }, "a key other than the confirmed one changed"
+    assert call.done(runtime_of(admin_ok).sandbox)
+    assert_exactly_the_change(call, before, snapshot(admin_ok))
     assert len(seen) == 1
     for fragment in call.message_has:
         assert fragment in seen[0], (fragment, seen[0])
@@ -277,6 +310,48 @@ async def test_revoke_needs_all_six_characters_exactly(admin_ok, mode):
     assert call.done(runtime_of(admin_ok).sandbox)
 
 
+def mixed_patch(server: MCPServer) -> tuple[StoredKey, dict[str, Any], dict[str, Any]]:
+    """A patch that raises a cap (widens) and renames the key (does not): args and stored result."""
+    k = copy.deepcopy(pick(server, lambda k: k.limits.get("usd") is not None))  # as it was, not as it will be
+    desc = f"renamed {secrets.token_hex(3)}"
+    args = {"key_id": k.id, "usd_limit": k.limits["usd"] * 4, "description": desc}
+    return k, args, {"description": desc, "limits": {**k.limits, "usd": k.limits["usd"] * 4}}
+
+
+def assert_mixed_lines(k: StoredKey, lines: list[str], desc: str) -> None:
+    cap = k.limits["usd"]
+    (renamed,) = [line for line in lines if "description:" in line]
+    (raised,) = [line for line in lines if "usd_limit:" in line]
+    assert f"«{k.description}» -> «{desc}»" in renamed and "WIDENS" not in renamed, renamed
+    assert "->" in raised and f"WIDENS: raises the USD cap from ${cap:g} to ${cap * 4:,g}" in raised, raised
+
+
+async def test_mixed_patch_form_shows_every_change_and_marks_what_widens(admin_ok, mode):
+    k, args, fields = mixed_patch(admin_ok)
+    before = snapshot(admin_ok)
+    seen: list[str] = []
+    cb = answer("accept", {"approve": True}, seen)
+    async with Client(admin_ok, mode=mode, elicitation_callback=cb) as c:
+        r = await c.call_tool("patch_key", args)
+    assert r.structured_content["status"] == "updated", text(r)
+    assert len(seen) == 1
+    for fragment in (f"«{k.description}»", k.api_key_type, f"…{k.last6}", _used(k)):
+        assert fragment in seen[0].splitlines()[0], (fragment, seen[0])
+    assert_mixed_lines(k, seen[0].splitlines(), args["description"])
+    assert snapshot(admin_ok) == {**before, k.id: {**before[k.id], **fields}}
+
+
+async def test_mixed_patch_token_preview_shows_every_change_and_marks_what_widens(admin_ok, mode):
+    k, args, fields = mixed_patch(admin_ok)
+    call = Risky("patch_key", args, {}, {}, k.id, lambda s: False, [], fields)
+    before = snapshot(admin_ok)
+    sc = await first_call(admin_ok, call, mode)
+    assert_mixed_lines(k, sc["preview"]["changes"], args["description"])
+    r = await call_with(admin_ok, mode, "patch_key", args, sc["confirmation_token"])
+    assert r.structured_content["status"] == "updated", text(r)
+    assert_exactly_the_change(call, before, snapshot(admin_ok))
+
+
 # -- no elicitation: the token fallback -------------------------------------------------
 
 
@@ -302,10 +377,12 @@ async def call_with(server: MCPServer, mode: str, tool: str, args: dict[str, Any
 @pytest.mark.parametrize("kind", KINDS)
 async def test_without_elicitation_a_preview_and_token_then_the_token_acts(admin_ok, mode, kind):
     call = risky(admin_ok, kind)
+    before = snapshot(admin_ok)
     sc = await first_call(admin_ok, call, mode)
     r = await call_with(admin_ok, mode, call.tool, call.args, sc["confirmation_token"])
     assert r.structured_content["status"] == DONE_STATUS[call.tool], text(r)
     assert call.done(runtime_of(admin_ok).sandbox)
+    assert_exactly_the_change(call, before, snapshot(admin_ok))
     assert_audited(admin_ok, call, outcome=DONE_STATUS[call.tool], confirmation="token")
 
 
@@ -402,11 +479,13 @@ async def test_expired_token_is_refused(admin_ok, mode):
 
 async def test_token_still_works_just_before_it_expires(admin_ok, mode):
     call = risky(admin_ok, "revoke")
+    before = snapshot(admin_ok)
     token = (await first_call(admin_ok, call, mode))["confirmation_token"]
     tokens = runtime_of(admin_ok).tokens
     tokens.clock = lambda: time.time() + tokens.ttl_seconds - 30
     r = await call_with(admin_ok, mode, call.tool, call.args, token)
     assert r.structured_content["status"] == "revoked", text(r)
+    assert_exactly_the_change(call, before, snapshot(admin_ok))
 
 
 async def test_token_for_one_key_does_not_revoke_another(admin_ok, mode):
@@ -440,6 +519,7 @@ async def test_patch_token_does_not_confirm_different_values(admin_ok, mode):
     ok = await call_with(admin_ok, mode, call.tool, call.args, token)
     assert ok.structured_content["status"] == "updated"
     assert call.done(runtime_of(admin_ok).sandbox)
+    assert_exactly_the_change(call, before, snapshot(admin_ok))
 
 
 # -- tokens across server processes ----------------------------------------------------
@@ -532,10 +612,12 @@ async def test_elicit_mode_refuses_when_the_client_cannot_ask(make_server, mode,
 async def test_elicit_mode_works_when_the_client_can_ask(make_server, mode):
     server = make_server(confirm="elicit")
     call = risky(server, "revoke")
+    before = snapshot(server)
     async with Client(server, mode=mode, elicitation_callback=answer("accept", call.approve)) as c:
         r = await c.call_tool(call.tool, call.args)
     assert r.structured_content["status"] == "revoked", text(r)
     assert call.done(runtime_of(server).sandbox)
+    assert_exactly_the_change(call, before, snapshot(server))
 
 
 async def test_elicit_mode_ignores_a_valid_token(make_server, mode, tmp_path):
@@ -556,12 +638,14 @@ async def test_elicit_mode_ignores_a_valid_token(make_server, mode, tmp_path):
 async def test_off_mode_acts_without_asking_and_the_audit_says_off(make_server, mode, kind):
     server = make_server(allow_admin_keys=True, confirm="off")
     call = risky(server, kind)
+    before = snapshot(server)
     seen: list[str] = []
     async with Client(server, mode=mode, elicitation_callback=answer("decline", None, seen)) as c:
         r = await c.call_tool(call.tool, call.args)
     assert r.structured_content["status"] == DONE_STATUS[call.tool], text(r)
     assert seen == [], "confirmation off must not ask"
     assert call.done(runtime_of(server).sandbox)
+    assert_exactly_the_change(call, before, snapshot(server))
     assert_audited(server, call, outcome=DONE_STATUS[call.tool], confirmation="off")
 
 

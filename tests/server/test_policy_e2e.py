@@ -95,9 +95,25 @@ async def test_read_only_lists_no_write_tools_and_changes_nothing(make_server, m
         r = await c.call_tool("revoke_key", {"key_id": runtime_of(server).sandbox.demo.inference_key_id})
         reads = await c.call_tool("list_keys", {})
     assert names == set(READ_TOOLS) and not names & set(WRITE_TOOLS)
-    assert r.is_error and "revoke_key" in text(r)
+    assert r.is_error and "revoke_key" in text(r) and "VENICE_KEYS_READ_ONLY" in text(r), text(r)
+    assert "unknown tool" not in text(r).lower()
     assert not reads.is_error
     assert snapshot(server) == before
+
+
+@pytest.mark.parametrize("tool", WRITE_TOOLS)
+async def test_read_only_refuses_each_write_tool_by_its_setting_and_audits_it(make_server, mode, tool):
+    """Unlisted is not unknown: a call anyway names VENICE_KEYS_READ_ONLY and leaves an audit entry."""
+    server = make_server(read_only=True)
+    key_id = runtime_of(server).sandbox.demo.inference_key_id
+    args = {
+        "revoke_key": {"key_id": key_id},
+        "patch_key": {"key_id": key_id, "usd_limit": 1},
+        "create_key": {"description": "not while read-only"},
+        "mint_web3_key": {"address": "0x" + "11" * 20, "signature": "0x" + "22" * 65, "token": "t"},
+    }[tool]
+    message = await refused(server, mode, tool, args, "VENICE_KEYS_READ_ONLY", key_id=args.get("key_id"))
+    assert "nothing was changed" in message
 
 
 # -- VENICE_KEYS_ALLOW_ADMIN_KEYS ------------------------------------------------------
@@ -132,7 +148,7 @@ async def test_admin_key_minting_is_refused_unless_allowed(server, mode):
 async def test_admin_key_creation_allowed_when_set(make_server, mode):
     server = make_server(allow_admin_keys=True)
     sc = await allowed(server, mode, "create_key", {"description": "ops", "key_type": "ADMIN"}, "created")
-    assert runtime_of(server).sandbox.keys[sc["key_id"]].api_key_type == "ADMIN"
+    assert runtime_of(server).sandbox.keys[sc["id"]].api_key_type == "ADMIN"
 
 
 # -- VENICE_KEYS_MAX_USD / VENICE_KEYS_MAX_DIEM ----------------------------------------
@@ -150,7 +166,7 @@ async def test_create_needs_a_cap_within_the_maximum(make_server, mode, unit, ar
     message = await refused(server, mode, "create_key", {"description": "too big", arg: 60}, env)
     assert "60" in message and "50" in message
     sc = await allowed(server, mode, "create_key", {"description": "fits", arg: 50}, "created")
-    assert runtime_of(server).sandbox.keys[sc["key_id"]].limits[unit] == 50
+    assert runtime_of(server).sandbox.keys[sc["id"]].limits[unit] == 50
 
 
 @pytest.mark.parametrize(("unit", "arg", "env", "setting"), CAPS)
@@ -190,7 +206,7 @@ async def test_create_needs_an_expiry_within_the_maximum(make_server, mode):
     await refused(server, mode, "create_key", {"description": "forever"}, env)
     await refused(server, mode, "create_key", {"description": "too long", "expires_at": day(40)}, env)
     sc = await allowed(server, mode, "create_key", {"description": "short", "expires_at": day(10)}, "created")
-    assert runtime_of(server).sandbox.keys[sc["key_id"]].expires_at is not None
+    assert runtime_of(server).sandbox.keys[sc["id"]].expires_at is not None
 
 
 async def test_patch_cannot_remove_or_push_an_expiry_past_the_maximum(make_server, mode):

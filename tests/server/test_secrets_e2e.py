@@ -11,6 +11,7 @@ keys', the server's own admin key and a canary planted in the faults. Only the e
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import stat
@@ -27,6 +28,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp_types import ElicitResult
 from support.sandbox_process import running_sandbox
 
 from tests.server.conftest import runtime_of
@@ -69,7 +71,7 @@ class Session:
     def add_created(self, r: Any, *, revealed: bool) -> str:
         sc = r.structured_content
         assert sc and sc["status"] == "created", text(r)
-        key_id = sc["key_id"]
+        key_id = sc["id"]
         path = Path(sc["secret_file"])
         secret = path.read_text().splitlines()[0]
         if revealed:
@@ -152,12 +154,42 @@ async def canary_session(
     return s
 
 
+async def form_session(server: Any, mode: str, s: Session, key_id: str) -> tuple[list[str], dict[str, str]]:
+    """Every kind of confirmation form (revoke, widening patch, ADMIN create), each declined.
+
+    `key_id`'s description is shaped like a secret, and the patch and the ADMIN key bring
+    new secret-shaped text. On 2025-11-25 a form leaves as an `elicitation/create` request
+    the result scrubber never sees. Returns every form's text, and the canaries it planted.
+    """
+    forms: list[str] = []
+
+    async def record_and_decline(ctx: Any, params: Any) -> ElicitResult:
+        forms.append(json.dumps({"message": params.message, "schema": params.requested_schema}))
+        return ElicitResult(action="decline")
+
+    planted = {"a new description": make_canary("INFERENCE"), "an ADMIN key's description": make_canary()}
+    calls = [
+        ("revoke_key", {"key_id": key_id}),
+        ("patch_key", {"key_id": key_id, "usd_limit": 1000, "description": planted["a new description"]}),
+        ("create_key", {"description": planted["an ADMIN key's description"], "key_type": "ADMIN"}),
+    ]
+    async with Client(server, mode=mode, elicitation_callback=record_and_decline) as c:
+        for name, args in calls:
+            r = await c.call_tool(name, args)
+            s.results.append((name, r))
+            assert r.structured_content["status"] == "declined", text(r)
+    assert len(forms) == len(calls)
+    # The secret-shaped description was in the revoke and patch forms, redacted: not left out.
+    assert all("[REDACTED]" in form for form in forms), forms
+    return forms, planted
+
+
 def allowed_dump(name: str, r: Any, session: Session) -> str:
     """The result as JSON, minus the one place a secret may be: an explicit reveal."""
     data = r.model_dump(mode="json", by_alias=True)
     sc = data.get("structuredContent") or {}
-    if name in {"create_key", "mint_web3_key"} and sc.get("key_id") in session.revealed:
-        secret = session.secrets[sc["key_id"]]
+    if name in {"create_key", "mint_web3_key"} and sc.get("id") in session.revealed:
+        secret = session.secrets[sc["id"]]
         assert sc.pop("secret") == secret
         for block in data["content"]:
             assert f"secret: {secret}" in block["text"]
@@ -204,8 +236,9 @@ async def assert_secret_files(
 # -- in memory ---------------------------------------------------------------------------
 
 
-async def test_no_secret_in_any_result_or_file_in_memory(make_server, mode, tmp_path):
-    server = make_server(timeout=1.0)  # a short timeout keeps the read-back after a 500 quick
+async def test_no_secret_in_any_result_form_or_file_in_memory(make_server, mode, tmp_path):
+    # A short timeout keeps the read-back after a 500 quick; ADMIN keys allowed, so their form is shown.
+    server = make_server(timeout=1.0, allow_admin_keys=True)
     rt = runtime_of(server)
     state = rt.sandbox
     admin = rt.settings.admin_key.get_secret_value()
@@ -225,10 +258,16 @@ async def test_no_secret_in_any_result_or_file_in_memory(make_server, mode, tmp_
             fault_body=body,
             add_fault=add_fault,
         )
+    hidden = next(iter(session.secrets))  # the first key made: its description is now secret-shaped
+    forms, in_forms = await form_session(server, mode, session, hidden)
+    async with Client(server, mode=mode) as c:
         recent = (await c.read_resource("venice-keys://audit/recent")).contents[0].text
 
     needles = {"the admin key": admin, "the planted canary": planted}
     needles |= {f"secret of {k}": v for k, v in session.secrets.items()}
+    needles |= {f"the canary in {what}": v for what, v in in_forms.items()}
+    for i, form in enumerate(forms):
+        assert_no_secret(f"confirmation form {i + 1}", form, needles)
     for name, r in session.results:
         assert_no_secret(f"the {name} result", allowed_dump(name, r, session), needles)
     assert_no_secret("the audit resource", recent, needles)
@@ -247,7 +286,7 @@ async def test_reveal_secret_is_the_only_way_a_secret_reaches_the_result(server,
     assert not SECRET_SHAPE.search(hidden.model_dump_json())
     secret = shown.structured_content["secret"]
     assert SECRET_SHAPE.fullmatch(secret)
-    assert runtime_of(server).sandbox.key_for_secret(secret).id == shown.structured_content["key_id"]
+    assert runtime_of(server).sandbox.key_for_secret(secret).id == shown.structured_content["id"]
 
 
 # -- a real stdio process, logging at DEBUG ----------------------------------------------
@@ -363,11 +402,11 @@ async def test_undeliverable_secret_revokes_the_new_key(undeliverable, mode):
     assert "VENICE_KEYS_SECRETS_DIR" in sc["message"] and "not-a-directory" in sc["message"]
     assert "secret_file" not in sc and "secret" not in sc
     assert not SECRET_SHAPE.search(r.model_dump_json())
-    assert active(state) == before and sc["key_id"] not in state.keys
+    assert active(state) == before and sc["id"] not in state.keys
     entry = last_audit(undeliverable)
     assert (entry["tool"], entry["key_id"], entry["outcome"]) == (
         "create_key",
-        sc["key_id"],
+        sc["id"],
         "revoked_after_delivery_failure",
     )
 
@@ -395,7 +434,7 @@ async def test_undeliverable_secret_is_returned_inline_when_revealing(undelivera
     assert sc["status"] == "created", text(r)
     assert "secret_file" not in sc and "saving the secret failed" in sc["message"]
     found = state.key_for_secret(sc["secret"])
-    assert found is not None and found.id == sc["key_id"] and sc["key_id"] in active(state)
+    assert found is not None and found.id == sc["id"] and sc["id"] in active(state)
     assert last_audit(undeliverable)["outcome"] == "created"
 
 
@@ -406,7 +445,7 @@ async def test_undeliverable_and_unrevocable_key_is_reported_not_hidden(undelive
         r = await c.call_tool("create_key", {"description": "stuck"})
     sc = r.structured_content
     assert sc["status"] == "created_secret_lost", text(r)
-    assert sc["key_id"] in active(state) and "revoke_key" in sc["message"]
+    assert sc["id"] in active(state) and "revoke_key" in sc["message"]
     assert last_audit(undeliverable)["outcome"] == "created_secret_lost"
 
 
@@ -417,5 +456,22 @@ async def test_secret_file_is_never_overwritten(server, mode):
     original = path.read_bytes()
     # A second delivery for the same id (Venice never reuses one) must not clobber the first secret.
     with pytest.raises(SecretDeliveryError, match="already exists"):
-        deliver_secret(path.parent, r.structured_content["key_id"], make_canary("INFERENCE"))
+        deliver_secret(path.parent, r.structured_content["id"], make_canary("INFERENCE"))
     assert path.read_bytes() == original
+
+
+# -- a secret pasted where a key id belongs ------------------------------------------------
+
+
+@pytest.mark.parametrize("tool", ["get_key", "revoke_key", "patch_key"])
+async def test_a_secret_given_as_key_id_is_refused_plainly(server, mode, tool, caplog):
+    """It passes the id pattern, so the client refuses it: a clear error, no traceback, no echo."""
+    canary = make_canary()
+    args = {"key_id": canary, **({"description": "renamed"} if tool == "patch_key" else {})}
+    with caplog.at_level(logging.DEBUG):
+        async with Client(server, mode=mode) as c:
+            r = await c.call_tool(tool, args)
+    assert r.is_error and "looks like a secret key, not a key id" in text(r), text(r)
+    assert "unexpectedly" not in text(r)
+    assert canary not in r.model_dump_json()
+    assert not [rec for rec in caplog.records if rec.exc_info], "a plain refusal must not log a traceback"

@@ -63,19 +63,19 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     secret = secret_file.read_text().splitlines()[0]
     assert secret.endswith(new["last6"]) and secret not in json.dumps(created.model_dump(mode="json"))
 
-    got = (await c.call_tool("get_key", {"key_id": new["key_id"]})).structured_content
-    assert got["id"] == new["key_id"] and got["usd_cap"] == 5 and got["server_key"] is False
+    got = (await c.call_tool("get_key", {"key_id": new["id"]})).structured_content
+    assert got["id"] == new["id"] and got["usd_cap"] == 5 and got["server_key"] is False
 
     patched = await c.call_tool(
-        "patch_key", {"key_id": new["key_id"], "usd_limit": 1, "description": "narrowed"}
+        "patch_key", {"key_id": new["id"], "usd_limit": 1, "description": "narrowed"}
     )
     assert patched.structured_content["status"] == "updated", patched.content
 
     answers["last6"] = new["last6"]
-    revoked = await c.call_tool("revoke_key", {"key_id": new["key_id"]})
+    revoked = await c.call_tool("revoke_key", {"key_id": new["id"]})
     assert revoked.structured_content["status"] == "revoked", revoked.content
     after = (await c.call_tool("list_keys", {"search": new["last6"]})).structured_content
-    assert new["key_id"] not in {k["id"] for k in after["keys"]}
+    assert new["id"] not in {k["id"] for k in after["keys"]}
 
     limits = (await c.call_tool("get_limits", {})).structured_content
     assert limits["models_total"] >= 1 and limits["access_permitted"] is True

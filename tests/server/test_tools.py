@@ -49,8 +49,22 @@ async def test_tools_list_has_exactly_the_nine_tools_with_annotations(server, mo
         assert a is not None and a.destructive_hint is not None and a.read_only_hint is not None, t.name
         assert a.idempotent_hint is not None and a.open_world_hint is not None, t.name
     by = {t.name: t for t in tools}
-    assert by["revoke_key"].annotations.destructive_hint is True
-    assert by["list_keys"].annotations.read_only_hint is True
+    hints = {
+        name: (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
+        for name, a in ((t.name, t.annotations) for t in tools)
+    }
+    read = (True, False, True, True)
+    assert hints == {
+        "list_keys": read,
+        "get_key": read,
+        "get_limits": read,
+        "get_breach_log": read,
+        "get_web3_token": (True, False, False, True),  # a new token each call
+        "create_key": (False, False, False, True),  # adds a key
+        "mint_web3_key": (False, False, False, True),
+        "patch_key": (False, True, True, True),  # overwrites caps, expiry, description
+        "revoke_key": (False, True, True, True),
+    }
     assert "confirmation" not in by["revoke_key"].input_schema["properties"]
 
 
@@ -145,7 +159,7 @@ async def test_create_key_saves_secret_to_private_file_and_hides_it(server, mode
     secret = Path(path).read_text().splitlines()[0]
     assert secret.startswith("VENICE_INFERENCE_KEY_") and secret.endswith(sc["last6"])
     assert secret not in json.dumps(r.model_dump(mode="json"))
-    assert sc["key_id"] in await active_ids(server)
+    assert sc["id"] in await active_ids(server)
 
 
 async def test_create_key_reveal_secret_returns_it_inline(server, mode):
@@ -341,3 +355,126 @@ async def test_audit_resource_lists_recent_changes(server):
         res = await c.read_resource("venice-keys://audit/recent")
     entries = json.loads(res.contents[0].text)
     assert entries[-1]["tool"] == "revoke_key" and entries[-1]["outcome"] == "declined"
+
+
+# ---- mint_web3_key: held to create_key's rules ---------------------------------------------------
+
+
+async def mint_args(c: Client, private_key: str, address: str, **extra: Any) -> dict[str, Any]:
+    """A fresh token from the tool, signed with `private_key` (EIP-191), as mint_web3_key's arguments."""
+    token = (await c.call_tool("get_web3_token", {})).structured_content["token"]
+    sig = Account.sign_message(encode_defunct(text=token), private_key=private_key).signature.hex()
+    return {
+        "address": address,
+        "signature": sig if sig.startswith("0x") else "0x" + sig,
+        "token": token,
+        **extra,
+    }
+
+
+def last_audit(server) -> Any:
+    return runtime_of(server).audit.recent(1)[0]
+
+
+async def test_mint_result_names_the_new_key_by_id(server, mode):
+    demo = runtime_of(server).sandbox.demo
+    async with Client(server, mode=mode) as c:
+        r = await c.call_tool(
+            "mint_web3_key", await mint_args(c, demo.wallet_private_key, demo.wallet_address)
+        )
+    sc = r.structured_content
+    assert sc["status"] == "created" and "key_id" not in sc, text(r)
+    assert sc["id"] in await active_ids(server) and sc["key_type"] == "INFERENCE"
+    assert Path(sc["secret_file"]).read_text().splitlines()[0].endswith(sc["last6"])
+    assert runtime_of(server).sandbox.keys[sc["id"]].description == "Web3 API Key"
+
+
+async def test_mint_refused_by_venice_is_an_error_with_an_audit_entry(server, mode):
+    demo = runtime_of(server).sandbox.demo
+    before = await active_ids(server)
+    async with Client(server, mode=mode) as c:
+        args = await mint_args(c, demo.unstaked_wallet_private_key, demo.unstaked_wallet_address)
+        r = await c.call_tool("mint_web3_key", args)
+    assert r.is_error and "Not created" in text(r) and "staked VVV" in text(r)
+    assert await active_ids(server) == before
+    entry = last_audit(server)
+    assert (entry.tool, entry.key_id, entry.outcome) == ("mint_web3_key", None, "failed")
+    assert "staked VVV" in entry.detail
+
+
+async def test_admin_mint_refused_unless_allowed(server, mode):
+    demo = runtime_of(server).sandbox.demo
+    seen: list[str] = []
+    before = await active_ids(server)
+    async with Client(server, mode=mode, elicitation_callback=answer("accept", {"approve": True}, seen)) as c:
+        args = await mint_args(c, demo.wallet_private_key, demo.wallet_address, key_type="ADMIN")
+        r = await c.call_tool("mint_web3_key", args)
+    assert r.is_error and "VENICE_KEYS_ALLOW_ADMIN_KEYS" in text(r) and seen == []
+    assert await active_ids(server) == before
+    assert (last_audit(server).outcome, last_audit(server).confirmation) == ("refused", "policy")
+
+
+async def test_admin_mint_asks_the_human_and_mints_when_approved(make_server, mode):
+    server = make_server(allow_admin_keys=True)
+    demo = runtime_of(server).sandbox.demo
+    seen: list[str] = []
+    async with Client(server, mode=mode, elicitation_callback=answer("accept", {"approve": True}, seen)) as c:
+        args = await mint_args(c, demo.wallet_private_key, demo.wallet_address, key_type="ADMIN")
+        r = await c.call_tool("mint_web3_key", {**args, "description": "wallet admin"})
+    sc = r.structured_content
+    assert sc["status"] == "created" and sc["key_type"] == "ADMIN", text(r)
+    assert seen and "ADMIN" in seen[0] and demo.wallet_address in seen[0] and "«wallet admin»" in seen[0]
+    assert runtime_of(server).sandbox.keys[sc["id"]].api_key_type == "ADMIN"
+    assert (last_audit(server).outcome, last_audit(server).confirmation) == ("created", "elicitation")
+
+
+@pytest.mark.parametrize(("action", "status"), [("decline", "declined"), ("cancel", "cancelled")])
+async def test_admin_mint_declined_mints_nothing(make_server, mode, action, status):
+    server = make_server(allow_admin_keys=True)
+    demo = runtime_of(server).sandbox.demo
+    before = await active_ids(server)
+    async with Client(server, mode=mode, elicitation_callback=answer(action)) as c:
+        args = await mint_args(c, demo.wallet_private_key, demo.wallet_address, key_type="ADMIN")
+        r = await c.call_tool("mint_web3_key", args)
+    assert not r.is_error and r.structured_content["status"] == status, text(r)
+    assert await active_ids(server) == before
+    assert (last_audit(server).tool, last_audit(server).outcome) == ("mint_web3_key", status)
+
+
+async def test_admin_mint_without_elicitation_needs_an_approved_token(make_server, mode):
+    server = make_server(allow_admin_keys=True)
+    demo = runtime_of(server).sandbox.demo
+    before = await active_ids(server)
+    async with Client(server, mode=mode) as c:
+        args = await mint_args(c, demo.wallet_private_key, demo.wallet_address, key_type="ADMIN")
+        ask = (await c.call_tool("mint_web3_key", args)).structured_content
+        assert ask["status"] == "confirmation_required" and ask["confirmation_token"]
+        assert await active_ids(server) == before
+        wider = await c.call_tool(
+            "mint_web3_key", {**args, "usd_limit": 5, "confirmation_token": ask["confirmation_token"]}
+        )
+        assert wider.structured_content["status"] == "refused"  # the token is for what was shown
+        ask = (await c.call_tool("mint_web3_key", args)).structured_content
+        ok = await c.call_tool("mint_web3_key", {**args, "confirmation_token": ask["confirmation_token"]})
+    assert ok.structured_content["status"] == "created", text(ok)
+    assert ok.structured_content["id"] in await active_ids(server)
+
+
+async def test_mints_and_creates_share_the_twenty_a_minute_window(server):
+    demo = runtime_of(server).sandbox.demo
+    async with Client(server, mode="legacy") as c:
+        for i in range(19):
+            assert (await c.call_tool("create_key", {"description": f"batch {i}"})).structured_content[
+                "status"
+            ] == "created"
+        args = await mint_args(c, demo.wallet_private_key, demo.wallet_address)
+        assert (await c.call_tool("mint_web3_key", args)).structured_content["status"] == "created"
+        before = await active_ids(server)
+        create = await c.call_tool("create_key", {"description": "one too many"})
+        mint = await c.call_tool(
+            "mint_web3_key", await mint_args(c, demo.wallet_private_key, demo.wallet_address)
+        )
+    assert create.is_error and mint.is_error and "20 key creations a minute" in text(mint)
+    assert await active_ids(server) == before
+    entry = last_audit(server)
+    assert (entry.tool, entry.outcome) == ("mint_web3_key", "refused") and "rate limit" in entry.detail

@@ -4,7 +4,9 @@ Sections: cold_start (spawn to tools/list, against a one-tool MCPServer), overhe
 (get_key and list_keys through the server against VeniceClient directly), context
 (bytes of tools/list and default answers on a 500-key account), memory (peak RSS after
 1,000 calls, against the one-tool server) and scale (listing and bulk reads as the
-account grows). Prints a table; exits 0 when every target is met, 1 otherwise.
+account grows). Prints a table, writes every number as JSON (bench-results.json in the
+current directory unless --json names another file), and exits 0 when every target is
+met, 1 otherwise (2 when the JSON cannot be written).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ RUNS = {
     "cold_start": (11, 5),
     "overhead": (300, 100),
     "memory": (1000, 1000),
-    "scale": (((50, 100, 250, 500), 25), ((50, 500), 5)),
+    "scale": (((50, 100, 250, 500), 25), ((50, 250, 500), 5)),  # three sizes at least: a line
 }
+DEFAULT_JSON = Path("bench-results.json")
 
 
 def _sections(quick: bool, workdir: Path) -> dict[str, Callable[[], dict[str, Any]]]:
@@ -52,7 +55,13 @@ def _sections(quick: bool, workdir: Path) -> dict[str, Callable[[], dict[str, An
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m venice_keys_mcp.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs: a smoke test, not a result")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number to FILE")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        default=DEFAULT_JSON,
+        help=f"where to write every number (default: {DEFAULT_JSON} in the current directory)",
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -70,9 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["seconds"] = time.monotonic() - started
     results["all_met"] = all(_met(results[name]) for name in SECTIONS if name in results)
     print(render(results))
-    if args.json:
+    try:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"\nwrote {args.json}", file=sys.stderr)
+    except OSError as exc:
+        print(f"\ncould not write {args.json}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"\nJSON: {args.json.resolve()}")
     return 0 if results["all_met"] else 1
 
 

@@ -69,11 +69,12 @@ async def measure_context(list_tools: ToolsList, call_tool: CallTool) -> Context
     return ContextCost(default=default, asked_for_more=more)
 
 
-async def measure_in_memory(server: Any) -> ContextCost:
-    """`measure_context` on an in-process `MCPServer` through the SDK's `Client` (legacy era).
+async def measure_in_memory(server: Any, mode: str = "legacy") -> ContextCost:
+    """`measure_context` on an in-process `MCPServer` through the SDK's `Client`.
 
-    The client parses each answer into a model; dumping it back with only the fields that
-    were set gives the same JSON object the server put on the wire.
+    `mode` is the protocol era ("legacy" or "2026-07-28"): hosts speak either, so the
+    budget test checks both. The client parses each answer into a model; dumping it back
+    with only the fields that were set gives the same JSON object the server put on the wire.
     """
     from mcp import Client
 
@@ -81,7 +82,7 @@ async def measure_in_memory(server: Any) -> ContextCost:
         dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         return dumped
 
-    async with Client(server, mode="legacy") as client:
+    async with Client(server, mode=mode) as client:
 
         async def list_tools() -> dict[str, Any]:
             return as_sent(await client.list_tools())

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
+
+import venice_keys_mcp
+
+GIT_TIMEOUT = 10.0
 
 
 def _first(path: str, key: str) -> str | None:
@@ -27,6 +33,39 @@ def load_average() -> list[float] | None:
         return None
 
 
+def git_revision() -> str | None:
+    """The checkout's short commit, with "+dirty" when files differ from it; None outside git.
+
+    Numbers from an uncommitted tree cannot be traced to code, so the table says so. Only
+    a checkout (the package's parent holds `.git` and `pyproject.toml`) counts: an installed
+    package inside some other repository (a venv in a checkout) is not that repository's code.
+    """
+    root = Path(venice_keys_mcp.__file__).resolve().parent.parent
+    if not (root / ".git").exists() or not (root / "pyproject.toml").is_file():
+        return None
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # `git status` must not write the index
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=True,
+            env=env,
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=True,
+            env=env,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if changes else head or None
+
+
 def describe_machine() -> dict[str, Any]:
     memory = _first("/proc/meminfo", "MemTotal")
     return {
@@ -38,4 +77,5 @@ def describe_machine() -> dict[str, Any]:
         "mcp": metadata.version("mcp"),
         "pydantic": metadata.version("pydantic"),
         "venice_keys_mcp": metadata.version("venice-keys-mcp"),
+        "git_revision": git_revision(),
     }

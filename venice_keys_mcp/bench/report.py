@@ -21,8 +21,8 @@ def _row(cells: list[str]) -> str:
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        f"venice-keys-mcp {m['venice_keys_mcp']} benchmark: {m['nproc']} CPUs ({m['cpu']}), "
-        f"{m['memory_gib']} GiB, Python {m['python']}, mcp {m['mcp']}",
+        f"venice-keys-mcp {m['venice_keys_mcp']} ({_revision(m)}) benchmark: {m['nproc']} CPUs "
+        f"({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, mcp {m['mcp']}",
         f"load average before/after: {results['load_before']} / {results['load_after']}; "
         f"took {results['seconds']:.0f} s{' (--quick)' if results['quick'] else ''}",
         "",
@@ -130,9 +130,26 @@ def render(results: dict[str, Any]) -> str:
             )
         )
     if scale := results.get("scale"):
+        for name, check in scale["linear"].items():
+            lines.append(
+                _row(
+                    [
+                        f"scale: {name}",
+                        f"{check['to']:g} vs {check['from']:g}",
+                        "",
+                        f"ratio {check['ratio']:.2f}",
+                        f"<= {scale['linear_factor']:g}",
+                        _ok(check["met"]),
+                    ]
+                )
+            )
         lines += ["", _scale(scale)]
     lines += ["", "Commands:"] + [f"  {k}: {v}" for k, v in _commands(results).items()]
     return "\n".join(lines)
+
+
+def _revision(machine: dict[str, Any]) -> str:
+    return f"git {machine['git_revision']}" if machine.get("git_revision") else "not a git checkout"
 
 
 def _scale(scale: dict[str, Any]) -> str:

@@ -6,8 +6,15 @@ keys (50 `get_key` calls, one after another), whose cost per key should not depe
 the account's size. A direct `VeniceClient` listing of the same account runs beside
 them, so the growth that is the server's own can be told apart from the sandbox's. On
 the largest account, bulk reads of 10, 25 and 50 keys show growth with the read's size.
-A least-squares line through the points says whether growth is linear (r² near 1) and
-what one more key costs.
+A least-squares line through the points says what one more key costs (r² near 1: a
+straight line).
+
+Pass/fail ("at most linear"): for each measure, the cost per unit (per key in the
+account, per key read) at the largest size may be at most LINEAR_FACTOR times the cost
+per unit at the smallest. Linear growth with a fixed part makes that ratio 1 or less;
+quadratic growth over a 10x range makes it near 10. A ratio of two medians holds up on a
+noisy machine far better than r², which a flat (fixed-cost dominated) series or one
+slow point can sink however linear the code is.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ SIZES = (50, 100, 250, 500)
 BULK = 50
 BULK_SWEEP = (10, 25, 50)
 FILTER = {"key_type": "INFERENCE", "search": "key #4", "no_cap": True}
+LINEAR_FACTOR = 2.5
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
@@ -97,10 +105,35 @@ def measure_scale(sizes: tuple[int, ...], repeats: int, workdir: Path) -> dict[s
         name: linear_fit(xs, [r[name] for r in rows]) for name in ("list_ms", "filter_ms", "direct_list_ms")
     }
     fits["bulk_read_ms"] = linear_fit([float(n) for n in sweep], list(sweep.values()))
+    first, last = rows[0], rows[-1]
+    reads = sorted(sweep)
+    checks = {
+        "list_keys, cost per key": _check(
+            first["keys"], last["keys"], first["list_us_per_key"], last["list_us_per_key"]
+        ),
+        "filtered list_keys, cost per key": _check(
+            first["keys"], last["keys"], first["filter_us_per_key"], last["filter_us_per_key"]
+        ),
+        "bulk read per key, by account size": _check(
+            first["keys"], last["keys"], first["bulk_ms_per_key"], last["bulk_ms_per_key"]
+        ),
+        "bulk read per key, by keys read": _check(
+            reads[0], reads[-1], sweep[reads[0]] / reads[0], sweep[reads[-1]] / reads[-1]
+        ),
+    }
     return {
         "filter": FILTER,
         "bulk_keys": BULK,
         "rows": rows,
         "bulk_sweep": {"account_keys": rows[-1]["keys"], "ms_by_keys_read": sweep},
         "fits": fits,
+        "linear_factor": LINEAR_FACTOR,
+        "linear": checks,
+        "met": len(rows) >= 3 and all(c["met"] for c in checks.values()),
     }
+
+
+def _check(small: float, large: float, per_unit_small: float, per_unit_large: float) -> dict[str, Any]:
+    """Cost per unit at the largest size against the smallest: at most LINEAR_FACTOR times."""
+    ratio = per_unit_large / per_unit_small
+    return {"from": small, "to": large, "ratio": ratio, "met": ratio <= LINEAR_FACTOR}

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from venice_keys_mcp.safety.audit import AUDIT_LOG_ENV, AuditError, AuditLog
 
-__all__ = ["AuditGuard", "note_unrecorded"]
+__all__ = ["AuditGuard", "ReadOnlyGuard", "note_unrecorded"]
 
 _log = logging.getLogger("venice_keys_mcp.audit")
 
@@ -81,6 +81,46 @@ class AuditGuard:
         finally:
             _UNRECORDED.reset(token)
         return _with_warnings(out, notes) if notes else out
+
+
+READ_ONLY_REFUSAL = (
+    "Error executing tool {tool}: Refused, and nothing was changed: this server is read-only "
+    "(VENICE_KEYS_READ_ONLY=1), so its write tools are switched off. Ask the operator to unset "
+    "VENICE_KEYS_READ_ONLY to make changes."
+)
+
+
+class ReadOnlyGuard:
+    """`ServerMiddleware`: a call to an unlisted write tool is refused naming the setting, and audited.
+
+    Without it the SDK answers "Unknown tool", which tells neither the agent nor the person
+    why, or which setting to change.
+    """
+
+    def __init__(self, audit: AuditLog, write_tools: Iterable[str]) -> None:
+        self.audit = audit
+        self.write_tools = frozenset(write_tools)
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        params = getattr(ctx, "params", None) or {}
+        tool = params.get("name") if isinstance(params, dict) else None
+        if getattr(ctx, "method", None) != "tools/call" or tool not in self.write_tools:
+            return await call_next(ctx)
+        args = params.get("arguments")
+        args = args if isinstance(args, dict) else {}
+        key_id = args.get("key_id")
+        try:
+            self.audit.append(
+                tool=tool,
+                key_id=key_id if isinstance(key_id, str) else None,
+                args=args,
+                confirmation="policy",
+                outcome="refused",
+                detail="read-only mode (VENICE_KEYS_READ_ONLY=1)",
+            )
+        except AuditError as exc:  # the refusal stands either way; nothing changed
+            _log.error("read-only refusal of %s not recorded: %s", tool, exc)
+        return _refusal(ctx, READ_ONLY_REFUSAL.format(tool=tool))
 
 
 def _refusal(ctx: Any, message: str) -> dict[str, Any]:

@@ -8,6 +8,10 @@ confirmation off), ask for a token, or refuse (policy, elicit-only mode, or a fo
 altered, expired, replayed or mismatched token). The tool body then calls `settle` to turn
 whatever came back into one `Decision`. Resolvers re-run on every 2026 round, so the gate
 has no side effects: a token is only peeked here and consumed in `settle`.
+
+The form message is scrubbed here, in one place: on 2025-11-25 it leaves as a
+server-to-client `elicitation/create` request, which the result scrubber never sees, and
+a key description (data from Venice) may be shaped like a secret.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.safety.fencing import fence
+from venice_keys_mcp.safety.secrets import Scrubber
 from venice_keys_mcp.safety.tokens import ConfirmationTokens
 from venice_keys_mcp.settings import ConfirmMode
 
@@ -80,9 +85,14 @@ def client_can_elicit(ctx: Context[Any, Any]) -> bool:
 
 
 class Confirmer:
-    def __init__(self, mode: ConfirmMode, tokens: ConfirmationTokens) -> None:
+    def __init__(self, mode: ConfirmMode, tokens: ConfirmationTokens, scrubber: Scrubber) -> None:
         self.mode = mode
         self.tokens = tokens
+        self.scrubber = scrubber
+
+    def scrub(self, text: str) -> str:
+        """Text bound for the person (a form message, a preview line), minus anything secret."""
+        return self.scrubber.scrub(text)
 
     def gate(
         self,
@@ -97,7 +107,7 @@ class Confirmer:
         if self.mode == "off":
             return Gate(decision="proceed", method="off")
         if client_can_elicit(ctx):
-            return Elicit(message, form)
+            return Elicit(self.scrub(message), form)
         if self.mode == "elicit":
             return Gate(
                 decision="refused",

@@ -4,7 +4,11 @@ Writes go to a temporary file in the same directory, are fsynced, then atomicall
 replace the old file (and the directory is fsynced), so a kill -9 at any moment leaves
 the old state or the new one, never half of each. Keys are stored as SHA-256 + last six
 characters; only the two demo secrets are kept in clear, because `serve` must print
-them again after a restart (the file is created mode 0600).
+them again after a restart (the file is created mode 0600). A temporary file that a
+kill left behind never replaced anything, so loading discards it.
+
+`VENICE_KEYS_SANDBOX_TEST_CRASH_POINT` is a test-only hook (inert unless set) that stops a
+chosen save at a chosen point so a test can kill -9 exactly mid-write; see `_crash_point`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +25,12 @@ from typing import Any
 from venice_keys_mcp.sandbox.state import Account, BreachEntry, DemoAccount, SandboxState, StoredKey
 
 FORMAT = "venice-keys-mcp-sandbox-state/1"
+TEMP_SUFFIX = ".tmp"
+CRASH_POINT_ENV = "VENICE_KEYS_SANDBOX_TEST_CRASH_POINT"
+CRASH_STAGES = ("torn", "written")  # half the bytes written, not synced / all written and synced
+CRASH_PAUSE_SECONDS = 120.0  # long enough for any test to kill; bounded so nothing hangs forever
+
+_saves_in_this_process = 0
 
 
 class StateFileError(Exception):
@@ -89,9 +100,30 @@ def restore_state(data: Any) -> SandboxState:
     return state
 
 
-def load_state_file(path: str | os.PathLike[str]) -> SandboxState | None:
-    """The saved state, None when the file does not exist yet, or StateFileError."""
+def interrupted_writes(path: str | os.PathLike[str]) -> list[Path]:
+    """Temporary files that `save_state` made for `path` and never renamed (a kill mid-write)."""
     target = Path(path)
+    prefix = f".{target.name}."
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return []
+    return sorted(
+        target.parent / n
+        for n in names
+        if n.startswith(prefix) and n.endswith(TEMP_SUFFIX) and len(n) > len(prefix) + len(TEMP_SUFFIX)
+    )
+
+
+def load_state_file(path: str | os.PathLike[str]) -> SandboxState | None:
+    """The saved state, None when the file does not exist yet, or StateFileError.
+
+    Temporary files left by an interrupted save are removed first: the rename never
+    happened, so the target still holds the last complete state and they are debris.
+    """
+    target = Path(path)
+    for debris in interrupted_writes(target):
+        debris.unlink(missing_ok=True)
     try:
         raw = target.read_bytes()
     except FileNotFoundError:
@@ -112,12 +144,21 @@ def save_state(state: SandboxState, path: str | os.PathLike[str]) -> None:
     target = Path(path)
     directory = target.parent
     payload = json.dumps(dump_state(state), separators=(",", ":")).encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    crash_at = _crash_point()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:  # mkstemp creates the file mode 0600
+            if crash_at is not None and crash_at[0] == "torn":
+                half = len(payload) // 2
+                handle.write(payload[:half])
+                handle.flush()
+                _pause_for_the_kill(crash_at[1], tmp)
+                payload = payload[half:]
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        if crash_at is not None and crash_at[0] == "written":
+            _pause_for_the_kill(crash_at[1], tmp)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -127,3 +168,26 @@ def save_state(state: SandboxState, path: str | os.PathLike[str]) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _crash_point() -> tuple[str, Path] | None:
+    """The test hook: `N:STAGE:READY_FILE` stops this process's N-th save (1 = the save at
+    start-up) at STAGE, after writing the temp file's path to READY_FILE, so the test knows
+    the kill lands mid-write. Unset (always, outside tests), it costs one environment lookup.
+    """
+    spec = os.environ.get(CRASH_POINT_ENV)
+    if not spec:
+        return None
+    global _saves_in_this_process
+    _saves_in_this_process += 1
+    number, stage, ready = spec.split(":", 2)
+    if stage not in CRASH_STAGES:
+        raise ValueError(f"{CRASH_POINT_ENV}: stage must be one of {CRASH_STAGES}, not {stage!r}")
+    return (stage, Path(ready)) if int(number) == _saves_in_this_process else None
+
+
+def _pause_for_the_kill(ready: Path, tmp: str) -> None:
+    partial = ready.with_name(ready.name + ".part")
+    partial.write_text(tmp)
+    os.replace(partial, ready)  # the test never reads half a path
+    time.sleep(CRASH_PAUSE_SECONDS)

@@ -14,7 +14,7 @@ from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
 from venice_keys_mcp.tools.common import WRITE, checked_expiry, look_again, lost_answer, result, venice_errors
 from venice_keys_mcp.tools.delivery import deliver, limits_input
 from venice_keys_mcp.tools.outcomes import CreateResult, Preview, failed, not_done, record
-from venice_keys_mcp.tools.params import Description, Expiry, Limit, Period, Privacy, Token
+from venice_keys_mcp.tools.params import Description, Expiry, Limit, Period, Privacy, Reveal, Token
 from venice_keys_mcp.tools.views import now_utc
 from venice_keys_mcp.venice import (
     ApiKey,
@@ -44,8 +44,10 @@ def create_changes(args: dict[str, Any]) -> list[str]:
     ]
 
 
-def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
-    window = CreationWindow()
+def register(
+    server: MCPServer, rt: Runtime, confirmer: Confirmer, window: "CreationWindow | None" = None
+) -> None:
+    window = window or CreationWindow()  # shared with mint_web3_key: Venice counts both
 
     def policy_check(args: dict[str, Any]) -> None:
         check_create(
@@ -104,7 +106,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         limit_period: Period | None = None,
         model_privacy: Privacy | None = None,
         expires_at: Expiry = None,
-        reveal_secret: bool = False,
+        reveal_secret: Reveal = False,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, CreateResult]:
         """Create a key; its secret goes to a 0600 file, shown only if reveal_secret. ADMIN keys need approval."""  # noqa: E501
@@ -132,16 +134,38 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
                 verb="created",
             )
 
-        slot = window.reserve()  # before any await: concurrent calls cannot all squeeze in
+        try:
+            slot = window.reserve()  # before any await: concurrent calls cannot all squeeze in
+        except ToolError as exc:
+            record(
+                rt,
+                tool=ACTION,
+                key_id=None,
+                args=args,
+                method=decision.method,
+                outcome="refused",
+                detail=f"creation rate limit: {exc}",
+            )
+            raise
         sent = False
         try:
             before = await rt.client.list_keys()
             if len(before) >= MAX_ACTIVE_KEYS:
-                raise ToolError(
+                refusal = (
                     f"Not created: the account has {len(before)} active keys, Venice's maximum of "
                     f"{MAX_ACTIVE_KEYS}; revoke unused keys first (list_keys unused_days=90 finds "
                     "candidates)."
                 )
+                record(
+                    rt,
+                    tool=ACTION,
+                    key_id=None,
+                    args=args,
+                    method=decision.method,
+                    outcome="refused",
+                    detail=f"active key limit: {refusal}",
+                )
+                raise ToolError(refusal)
             request = CreateKeyRequest(
                 api_key_type=key_type,
                 description=description,
@@ -159,7 +183,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
                 created = await rt.client.create_key(request)
             except (OutcomeUnknown, MalformedResponse) as exc:
                 # Sent, answer lost: look for the key instead of resending (a resend could make two).
-                return await _reconcile(rt, args, {k.id for k in before}, exc, decision.method)
+                return await reconcile(rt, args, {k.id for k in before}, exc, decision.method)
             except VeniceError as exc:
                 sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
                 raise failed(
@@ -200,10 +224,10 @@ class CreationWindow:
             self._times.remove(slot)
 
 
-async def _reconcile(
-    rt: Runtime, args: dict[str, Any], before: set[str], exc: VeniceError, method: str
+async def reconcile(
+    rt: Runtime, args: dict[str, Any], before: set[str], exc: VeniceError, method: str, tool: str = ACTION
 ) -> CallToolResult:
-    """The create was sent but its answer was lost: find out whether the key exists; never resend.
+    """The create (or mint) was sent but its answer was lost: find out whether the key exists; never resend.
 
     A new key is one absent from the list taken just before, with the description and
     type that were asked for (or the id Venice's broken answer named). Nothing found on
@@ -224,7 +248,7 @@ async def _reconcile(
     except VeniceError as err:
         record(
             rt,
-            tool=ACTION,
+            tool=tool,
             key_id=named,
             args=args,
             method=method,
@@ -233,7 +257,7 @@ async def _reconcile(
         )
         out = CreateResult(
             status="outcome_unknown",
-            key_id=named,
+            id=named,
             message=f"Unknown whether the key was created ({why}), and reading back failed "
             f"({err}). Do not create it again yet: check list_keys for "
             f"{fence(args['description'])} first.",
@@ -242,7 +266,7 @@ async def _reconcile(
     if not found:
         record(
             rt,
-            tool=ACTION,
+            tool=tool,
             key_id=None,
             args=args,
             method=method,
@@ -255,7 +279,7 @@ async def _reconcile(
             f"Venice may still finish a request that timed out: check list_keys for {desc} in a "
             "minute before creating it again."
             if "Timeout" in why
-            else "Nothing was left behind; it is safe to call create_key again."
+            else f"Nothing was left behind; it is safe to call {tool} again."
         )
         out = CreateResult(
             status="not_created",
@@ -267,7 +291,7 @@ async def _reconcile(
     others = [o.id for o in found[1:]]
     record(
         rt,
-        tool=ACTION,
+        tool=tool,
         key_id=k.id,
         args=args,
         method=method,
@@ -285,7 +309,7 @@ async def _reconcile(
     )
     out = CreateResult(
         status="created_secret_lost",
-        key_id=k.id,
+        id=k.id,
         last6=k.last6,
         key_type=k.api_key_type,
         message=f"Created: id {k.id} (…{k.last6}), but its secret was lost with Venice's answer "

@@ -42,7 +42,7 @@ async def deliver(
         failure = ""
     out = CreateResult(
         status="created",
-        key_id=created.id,
+        id=created.id,
         last6=created.last6,
         key_type=created.api_key_type,
         secret_file=str(path) if path else None,
@@ -82,7 +82,7 @@ async def revoke_undeliverable(
         )
         out = CreateResult(
             status="created_secret_lost",
-            key_id=created.id,
+            id=created.id,
             last6=created.last6,
             key_type=created.api_key_type,
             message=f"Key …{created.last6} was created but its secret could not be saved ({why}) "
@@ -100,7 +100,7 @@ async def revoke_undeliverable(
     )
     out = CreateResult(
         status="revoked_after_delivery_failure",
-        key_id=created.id,
+        id=created.id,
         last6=created.last6,
         key_type=created.api_key_type,
         message=f"The secret could not be saved ({why}), so the new key was revoked and nothing "

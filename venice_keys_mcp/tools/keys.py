@@ -90,7 +90,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
         page: Annotated[int, Field(ge=1, le=500)] = 1,
         page_size: Annotated[int, Field(ge=1, le=100)] = DEFAULT_PAGE_SIZE,
     ) -> Annotated[CallToolResult, KeyList]:
-        """List active keys, newest first, a line each; filter rather than page. Never shows secrets."""
+        """Active keys, newest first, one line each; use filters, not pages. Never shows secrets."""
         keys = await rt.client.list_keys()
         matched = filter_keys(
             keys,
@@ -118,6 +118,6 @@ def register(server: MCPServer, rt: Runtime) -> None:
     @server.tool(title="Get key", annotations=READ_ONLY)
     @venice_errors
     async def get_key(key_id: KeyId) -> Annotated[CallToolResult, KeyDetail]:
-        """Show one key in full: caps, period, privacy, usage, dates. Never shows its secret."""
+        """One key in full: caps, period, privacy, usage, dates. Never its secret."""
         detail = key_detail(await rt.client.get_key(key_id), own_last6=rt.own_key_last6)
         return result(detail, render_detail(detail))

@@ -122,8 +122,8 @@ def register(server: MCPServer, rt: Runtime) -> None:
         key_id: Annotated[str | None, Field(pattern=KEY_ID_PATTERN)] = None,
         limit_type: Literal["RPM", "RPD", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"]
         | None = None,
-        model: Annotated[str | None, Field(max_length=100)] = None,
-        since: Annotated[str | None, Field(pattern=SINCE_PATTERN)] = None,
+        model: Annotated[str | None, Field(max_length=100, description="Part of a model id")] = None,
+        since: Annotated[str | None, Field(pattern=SINCE_PATTERN, description="UTC date or time")] = None,
         limit: Annotated[int, Field(ge=0, le=50)] = 10,
     ) -> Annotated[CallToolResult, BreachSummary]:
         """Summarise recent rate-limit breaches (Venice keeps 50) per key and type."""

@@ -44,17 +44,25 @@ class Preview(BaseModel):
     changes: list[str] = Field(default_factory=list)
 
 
-class WriteResult(BaseModel):
+class Outcome(BaseModel):
     """Common shape of create, patch and revoke results."""
 
     status: Status
     message: str
-    key_id: str | None = None
     confirmation_token: str | None = None
     preview: Preview | None = None
 
 
-class CreateResult(WriteResult):
+class WriteResult(Outcome):
+    """A change to an existing key, named as the agent named it (`key_id`)."""
+
+    key_id: str | None = None
+
+
+class CreateResult(Outcome):
+    """A new key: `id` as list_keys and get_key show it (create_key and mint_web3_key)."""
+
+    id: str | None = None
     last6: str | None = None
     key_type: Literal["INFERENCE", "ADMIN"] | None = None
     secret_file: str | None = Field(default=None, description="File (0600) holding the new secret")
@@ -110,7 +118,7 @@ def not_done(
     key_id: str | None,
     args: dict[str, object],
     preview: Preview,
-    make: Callable[..., WriteResult],
+    make: Callable[..., Outcome],
     verb: str,
 ) -> CallToolResult:
     """The one way a write ends without acting: audited, and a token when one is what's missing.
@@ -129,16 +137,17 @@ def not_done(
     )
     if decision.status == "refused" and decision.method == "policy":
         raise ToolError(decision.reason)
+    ids = {"key_id": key_id} if key_id is not None else {}  # a key not yet created has no id
     if decision.status == "confirmation_required":
         out = make(
             status="confirmation_required",
-            key_id=key_id,
+            **ids,
             message=f"Confirmation required; nothing {verb}.",
             confirmation_token=rt.tokens.issue(tool, args),
             preview=preview,
         )
         return result(out, needs_token_text(preview.action, preview, decision.reason))
-    out = make(status=decision.status, key_id=key_id, message=decision.reason or f"Nothing {verb}.")
+    out = make(status=decision.status, **ids, message=decision.reason or f"Nothing {verb}.")
     return result(out, f"Not {verb} ({decision.status}). {out.message}")
 
 

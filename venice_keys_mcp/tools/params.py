@@ -6,15 +6,18 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 EXPIRES_PATTERN = r"^(\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{3})?Z)?)?$"
+#: As above without `""`: on a patch, removing the expiry is said once, with `remove`.
+SET_EXPIRES_PATTERN = r"^\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{3})?Z)?$"
 
 Description = Annotated[str, Field(min_length=1, max_length=64)]
 Limit = Annotated[float | None, Field(ge=0, le=9_999_999_999)]
-Period = Literal["EPOCH", "MONTH", "LIFETIME"]
+Period = Annotated[Literal["EPOCH", "MONTH", "LIFETIME"], Field(description="EPOCH: daily")]
 Privacy = Literal["ALL", "PRIVATE_TEXT", "PRIVATE_ONLY"]
 Expiry = Annotated[
     str | None,
     Field(pattern=EXPIRES_PATTERN, description="UTC; omit: never"),
 ]
+Reveal = Annotated[bool, Field(description="Also return it")]
 Token = Annotated[str | None, Field(description="Only once the user approved")]
 
 

@@ -26,7 +26,7 @@ from venice_keys_mcp.tools.common import (
 )
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import PatchResult, Preview, failed, not_done, record
-from venice_keys_mcp.tools.params import EXPIRES_PATTERN, Limit, Period, Privacy, Token, parse_expiry
+from venice_keys_mcp.tools.params import SET_EXPIRES_PATTERN, Limit, Period, Privacy, Token, parse_expiry
 from venice_keys_mcp.tools.views import key_line, now_utc, render_line
 from venice_keys_mcp.venice import ApiKey, MalformedResponse, OutcomeUnknown, UpdateKeyRequest, VeniceError
 from venice_keys_mcp.venice.models import LimitsInput
@@ -87,6 +87,60 @@ def describe(new: dict[str, Any], k: ApiKey) -> list[str]:
             shown = fence(value) if field == "description" else value
             lines.append(f"{field}: {_was(field, k)} -> {shown}")
     return lines
+
+
+#: `planned` field -> the name `describe_widening` knows it by.
+_WIDENING_NAME = {
+    "usd_limit": "usd",
+    "diem_limit": "diem",
+    "expires_at": "expires_at",
+    "model_privacy": "model_privacy",
+    "limit_period": "limit_period",
+}
+
+
+def widening_by_field(new: dict[str, Any], k: ApiKey) -> dict[str, list[str]]:
+    """For each changed field, the sentences saying how it widens the key (empty: it does not).
+
+    Each field is judged alone against the key as it is, except the limit period, which
+    widens only if a cap remains after this patch for it to apply to.
+    """
+    before, after = before_values(k), after_values(new)
+    out: dict[str, list[str]] = {}
+    for field in new:
+        name = _WIDENING_NAME.get(field)
+        if name is None:
+            out[field] = []
+            continue
+        probe = {name: after[name]}
+        if name == "limit_period":  # unchanged caps never widen, so only the period speaks
+            probe |= {cap: after.get(cap, before[cap]) for cap in ("usd", "diem")}
+        out[field] = describe_widening(before, probe)
+    return out
+
+
+def marked_changes(new: dict[str, Any], k: ApiKey) -> list[str]:
+    """Every change (before -> after), each one that widens the key marked with how."""
+    widens = widening_by_field(new, k)
+    out = []
+    for field, change in zip(new, describe(new, k), strict=True):
+        why = widens.get(field) or []
+        out.append(change + (f"  [WIDENS: {'; '.join(why)}]" if why else ""))
+    return out
+
+
+def form_message(new: dict[str, Any], k: ApiKey) -> str:
+    """The approval form: which key, then every change, not only the ones that need approval.
+
+    The person approves the whole patch, so they see all of it.
+    """
+    line = key_line(k)
+    lines = [
+        f"Change {name_key(line.type, line.description, line.last6, line.last_used)}?",
+        "Changes (before -> after); lines marked WIDENS let the key do or spend more:",
+    ]
+    lines += [f"- {c}" for c in marked_changes(new, k)]
+    return "\n".join(lines)
 
 
 def _was(field: str, k: ApiKey) -> str:
@@ -153,11 +207,13 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             return Gate(decision="refused", method="policy", reason=str(exc))
         if not widening:
             return Gate(decision="proceed", method="not_needed")
-        line = key_line(key)
-        what = name_key(line.type, line.description, line.last6, line.last_used)
-        message = f"Widen {what}?\n" + "\n".join(widening)
         return confirmer.gate(
-            ctx, action=ACTION, args=args, token=confirmation_token, message=message, form=ApproveForm
+            ctx,
+            action=ACTION,
+            args=args,
+            token=confirmation_token,
+            message=form_message(new, key),
+            form=ApproveForm,
         )
 
     @server.tool(title="Update key", annotations=UPDATE)
@@ -170,8 +226,8 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         diem_limit: Limit = None,
         limit_period: Period | None = None,
         model_privacy: Privacy | None = None,
-        expires_at: Annotated[str | None, Field(pattern=EXPIRES_PATTERN)] = None,
-        remove: Annotated[list[Removable], Field(max_length=3)] = [],  # noqa: B006
+        expires_at: Annotated[str | None, Field(pattern=SET_EXPIRES_PATTERN)] = None,
+        remove: Annotated[list[Removable], Field(max_length=3, description="Caps or expiry to clear")] = [],  # noqa: B006
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, PatchResult]:
         """Change a key; omitted fields stay. Widening caps, expiry or privacy needs the user's approval."""
@@ -190,7 +246,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
         changes = describe(new, key)
         decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
         if not decision.go:
-            preview = Preview(action="update", key=key_line(key), changes=changes)
+            preview = Preview(action="update", key=key_line(key), changes=marked_changes(new, key))
             make = functools.partial(PatchResult, changes=changes)
             return not_done(
                 rt,

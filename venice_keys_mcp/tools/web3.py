@@ -7,21 +7,32 @@ The server never holds a wallet key: the person signs the token in their own wal
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
+from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
-from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, result, venice_errors
+from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, lost_answer, result, venice_errors
+from venice_keys_mcp.tools.create import CreationWindow, create_changes, reconcile
 from venice_keys_mcp.tools.delivery import deliver, limits_input
-from venice_keys_mcp.tools.outcomes import CreateResult, record
-from venice_keys_mcp.tools.params import Description, Expiry, Limit
+from venice_keys_mcp.tools.outcomes import CreateResult, Preview, failed, not_done, record
+from venice_keys_mcp.tools.params import Description, Expiry, Limit, Reveal
 from venice_keys_mcp.tools.views import now_utc
-from venice_keys_mcp.venice import Web3MintRequest
+from venice_keys_mcp.venice import (
+    MalformedResponse,
+    NetworkError,
+    OutcomeUnknown,
+    VeniceError,
+    Web3MintRequest,
+)
 
 ACTION = "mint_web3_key"
 TOKEN_LIFETIME = timedelta(minutes=15)
+DEFAULT_DESCRIPTION = "Web3 API Key"  # what Venice names a minted key given no description
 
 
 class Web3Token(BaseModel):
@@ -34,7 +45,7 @@ def register_read(server: MCPServer, rt: Runtime) -> None:
     @server.tool(title="Wallet token", annotations=READ_ONLY.model_copy(update={"idempotent_hint": False}))
     @venice_errors
     async def get_web3_token() -> Annotated[CallToolResult, Web3Token]:
-        """Get a 15-minute token for a wallet with staked VVV to sign (personal_sign), for mint_web3_key."""
+        """A 15-minute token for a wallet with staked VVV to sign (personal_sign) for mint_web3_key."""
         token = await rt.client.get_web3_token()
         out = Web3Token(
             token=token,
@@ -45,30 +56,22 @@ def register_read(server: MCPServer, rt: Runtime) -> None:
         return result(out, f"{out.instructions}\ntoken: {token}")
 
 
-def register_write(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="Mint key with wallet", annotations=WRITE)
+def register_write(server: MCPServer, rt: Runtime, confirmer: Confirmer, window: CreationWindow) -> None:
+    """`mint_web3_key`, held to create_key's rules: policy, ADMIN approval, the shared window, reconciling."""
+
     @venice_errors
-    async def mint_web3_key(
-        address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")],
-        signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")],
-        token: Annotated[str, Field(max_length=4096)],
-        key_type: Literal["INFERENCE", "ADMIN"] = "INFERENCE",
-        description: Description | None = None,
-        usd_limit: Limit = None,
-        diem_limit: Limit = None,
-        expires_at: Expiry = None,
-        reveal_secret: bool = False,
-    ) -> Annotated[CallToolResult, CreateResult]:
-        """Mint a key with a wallet's signature of a get_web3_token token; secret saved as in create_key."""
-        args: dict[str, Any] = dict(
-            address=address,
-            key_type=key_type,
-            description=description,
-            usd_limit=usd_limit,
-            diem_limit=diem_limit,
-            expires_at=expires_at,
-            reveal_secret=reveal_secret,
-        )
+    async def gate(
+        address: str,
+        key_type: str,
+        description: str | None,
+        usd_limit: float | None,
+        diem_limit: float | None,
+        expires_at: str | None,
+        reveal_secret: bool,
+        confirmation_token: str | None,
+        ctx: Context[Any, Any],
+    ) -> Gate | Elicit[ApproveForm]:
+        args = mint_args(address, key_type, description, usd_limit, diem_limit, expires_at, reveal_secret)
         try:
             check_create(
                 rt.policy,
@@ -78,11 +81,46 @@ def register_write(server: MCPServer, rt: Runtime) -> None:
                 expires_at=checked_expiry(expires_at),
                 now=now_utc(),
             )
-        except PolicyRefusal as exc:  # every refusal leaves a trace, as create_key's do
-            record(
-                rt, tool=ACTION, key_id=None, args=args, method="policy", outcome="refused", detail=str(exc)
+        except PolicyRefusal as exc:
+            return Gate(decision="refused", method="policy", reason=str(exc))
+        if key_type != "ADMIN":
+            return Gate(decision="proceed", method="not_needed")
+        message = f"Mint an ADMIN key (full control of this account's keys) with wallet {address}?\n" + (
+            "\n".join(mint_changes(args))
+        )
+        return confirmer.gate(
+            ctx, action=ACTION, args=args, token=confirmation_token, message=message, form=ApproveForm
+        )
+
+    @server.tool(title="Mint key with wallet", annotations=WRITE)
+    @venice_errors
+    async def mint_web3_key(
+        address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")],
+        signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")],
+        token: Annotated[str, Field(max_length=4096)],
+        confirmation: Annotated[ElicitationResult[ApproveForm], Resolve(gate)],
+        key_type: Literal["INFERENCE", "ADMIN"] = "INFERENCE",
+        description: Description | None = None,
+        usd_limit: Limit = None,
+        diem_limit: Limit = None,
+        expires_at: Expiry = None,
+        reveal_secret: Reveal = False,
+        confirmation_token: str | None = None,  # undescribed: the server's instructions cover it
+    ) -> Annotated[CallToolResult, CreateResult]:
+        """Mint a key with a wallet-signed get_web3_token token; otherwise as create_key."""
+        args = mint_args(address, key_type, description, usd_limit, diem_limit, expires_at, reveal_secret)
+        decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
+        if not decision.go:
+            return not_done(
+                rt,
+                decision,
+                tool=ACTION,
+                key_id=None,
+                args=args,
+                preview=Preview(action="create", changes=mint_changes(args)),
+                make=CreateResult,
+                verb="created",
             )
-            raise
         fields: dict[str, Any] = {
             "address": address,
             "signature": signature,
@@ -95,5 +133,87 @@ def register_write(server: MCPServer, rt: Runtime) -> None:
             fields["consumption_limit"] = limits_input(usd_limit, diem_limit)
         if expires_at is not None:
             fields["expires_at"] = expires_at
-        created = await rt.client.mint_web3_key(Web3MintRequest(**fields))
-        return await deliver(rt, ACTION, created, args, "not_needed", reveal_secret)
+        request = Web3MintRequest(**fields)
+
+        try:  # Venice limits mints and creates together: one window for both tools
+            slot = window.reserve()
+        except ToolError as exc:
+            record(
+                rt,
+                tool=ACTION,
+                key_id=None,
+                args=args,
+                method=decision.method,
+                outcome="refused",
+                detail=f"creation rate limit: {exc}",
+            )
+            raise
+        sent = False
+        try:
+            before = await ids_if_listable(rt)
+            sent = True
+            try:
+                created = await rt.client.mint_web3_key(request)
+            except (OutcomeUnknown, MalformedResponse) as exc:
+                # Sent, answer lost: look for the key instead of resending (a resend could make two).
+                match = {**args, "description": description or DEFAULT_DESCRIPTION}
+                if before is None:
+                    return unreconcilable(rt, match, exc, decision.method)
+                return await reconcile(rt, match, before, exc, decision.method, tool=ACTION)
+            except VeniceError as exc:
+                sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
+                raise failed(
+                    rt, exc, tool=ACTION, key_id=None, args=args, method=decision.method, verb="created"
+                ) from None
+        finally:
+            if not sent:
+                window.release(slot)
+        return await deliver(rt, ACTION, created, args, decision.method, reveal_secret)
+
+
+def mint_args(
+    address: str,
+    key_type: str,
+    description: str | None,
+    usd_limit: float | None,
+    diem_limit: float | None,
+    expires_at: str | None,
+    reveal_secret: bool,
+) -> dict[str, Any]:
+    """What a mint is audited and confirmed by; never the signature or token (proofs, not choices)."""
+    return dict(
+        address=address,
+        key_type=key_type,
+        description=description,
+        usd_limit=usd_limit,
+        diem_limit=diem_limit,
+        expires_at=expires_at,
+        reveal_secret=reveal_secret,
+    )
+
+
+def mint_changes(args: dict[str, Any]) -> list[str]:
+    return create_changes({**args, "description": args["description"] or DEFAULT_DESCRIPTION})
+
+
+async def ids_if_listable(rt: Runtime) -> set[str] | None:
+    """The account's key ids before a mint, or None when this server cannot list keys.
+
+    Minting needs no API key, so a server without an ADMIN key may still mint; it just
+    cannot look for the key afterwards if the answer is lost.
+    """
+    try:
+        return {k.id for k in await rt.client.list_keys()}
+    except VeniceError:
+        return None
+
+
+def unreconcilable(rt: Runtime, args: dict[str, Any], exc: VeniceError, method: str) -> CallToolResult:
+    why = lost_answer(exc)
+    record(rt, tool=ACTION, key_id=None, args=args, method=method, outcome="outcome_unknown", detail=why)
+    out = CreateResult(
+        status="outcome_unknown",
+        message=f"Unknown whether the key was minted ({why}), and this server cannot list keys to "
+        f"check. Do not mint it again yet: look for {fence(args['description'])} in the account first.",
+    )
+    return result(out, out.message)

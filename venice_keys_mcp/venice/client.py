@@ -51,6 +51,7 @@ from venice_keys_mcp.venice.errors import (
     OutcomeUnknown,
     RateLimited,
     VeniceAPIError,
+    VeniceError,
 )
 from venice_keys_mcp.venice.models import (
     ApiKey,
@@ -76,6 +77,10 @@ class _Auth(Enum):
     ADMIN = "an ADMIN key"
     ANY = "an API key"
     NONE = "no key"
+
+
+class SecretAsKeyId(VeniceError, ValueError):
+    """A secret passed as a key id: a plain refusal for the tools, still a ValueError for callers."""
 
 
 @dataclass(frozen=True)
@@ -382,7 +387,7 @@ class VeniceClient:
         if key_id in {".", ".."}:
             raise ValueError("key_id must be a key id as list_keys shows it.")
         if SECRET_PATTERN.search(key_id) or key_id == self._api_key:
-            raise ValueError("key_id looks like a secret key, not a key id; use the id list_keys shows.")
+            raise SecretAsKeyId("key_id looks like a secret key, not a key id; use the id list_keys shows.")
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()
