@@ -71,7 +71,11 @@ def _serve(settings: Settings, listener: socket.socket | None) -> int:
         audit_confirm_off(runtime)
     if listener is not None:
         return _run_http(server, runtime.settings, listener)
-    server.run()  # stdio: returns when the host closes stdin
+    import anyio
+
+    from venice_keys_mcp.stdio import serve_stdio
+
+    anyio.run(serve_stdio, server)  # stdio: returns when the host closes stdin
     return EXIT_OK
 
 

@@ -1,0 +1,145 @@
+"""The event-loop stdio transport: same answers as the SDK's, stray output kept off the wire, fds restored.
+
+Each test runs a real process and speaks newline-delimited JSON-RPC to it by hand, over
+pipes (the loop's own transport) or from a regular file (the SDK's, as a fallback).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.server_process import REPO_ROOT, server_command, server_env
+
+TIMEOUT = 60
+
+
+def message(id_: int, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": id_, "method": method, "params": params or {}}
+
+
+HANDSHAKE = [
+    message(
+        1,
+        "initialize",
+        {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    ),
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+]
+
+
+def lines_of(*messages: dict[str, Any] | str) -> bytes:
+    return b"".join((m if isinstance(m, str) else json.dumps(m)).encode() + b"\n" for m in messages)
+
+
+def answers(stdout: bytes) -> dict[int, dict[str, Any]]:
+    out = {}
+    for line in stdout.decode().splitlines():
+        parsed = json.loads(line)  # every stdout line is a protocol message
+        if "id" in parsed:
+            out[parsed["id"]] = parsed
+    return out
+
+
+def converse(argv: list[str], script: bytes, want: set[int], tmp_path: Path) -> tuple[bytes, bytes, int]:
+    """Write `script` to a pipe, wait until the answers `want` are on stdout (a pipe), then close stdin.
+
+    Waiting matters: at EOF the server stops, and (as with the SDK's transport) a request
+    still in flight then goes unanswered.
+    """
+    received: list[bytes] = []
+    stderr_path = tmp_path / "stderr"
+    with stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=server_env(tmp_path),
+            cwd=REPO_ROOT,
+        )  # fmt: skip
+        assert process.stdin is not None and process.stdout is not None
+        reader = threading.Thread(target=lambda: received.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+        reader.start()
+        try:
+            process.stdin.write(script)
+            process.stdin.flush()
+            deadline = time.monotonic() + TIMEOUT
+            while not want <= set(answers(b"".join(list(received)))) and time.monotonic() < deadline:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.05)
+            process.stdin.close()
+            returncode = process.wait(TIMEOUT)
+            reader.join(TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    return b"".join(received), stderr_path.read_bytes(), returncode
+
+
+def test_pipes_and_a_regular_file_get_the_same_answers(tmp_path: Path) -> None:
+    """Over pipes the loop's transport serves; from a file the SDK's does. Hosts see no difference."""
+    # Both transports end at EOF, like the SDK's: a tool call still running then is not
+    # answered, so this script asks only what is answered at once (tool calls over pipes
+    # are the rest of the suite: every stdio test runs on this transport).
+    (tmp_path / "b").mkdir()
+    (tmp_path / "in.jsonl").write_bytes(lines_of(*HANDSHAKE))
+    with (tmp_path / "in.jsonl").open("rb") as stdin:
+        from_file = subprocess.run(
+            server_command("--sandbox"), stdin=stdin, capture_output=True, env=server_env(tmp_path / "b"),
+            cwd=REPO_ROOT, timeout=TIMEOUT,
+        )  # fmt: skip
+    (tmp_path / "a").mkdir()
+    script = lines_of(*HANDSHAKE, message(2, "tools/list"), message(3, "tools/call", {"name": "list_keys"}))
+    stdout, stderr, returncode = converse(server_command("--sandbox"), script, {1, 2, 3}, tmp_path / "a")
+
+    assert from_file.returncode == 0 == returncode, stderr.decode() + from_file.stderr.decode()
+    assert b"Traceback" not in stderr + from_file.stderr
+    piped, filed = answers(stdout), answers(from_file.stdout)
+    assert set(piped) == {1, 2, 3} and set(filed) == {1}  # initialize is answered before EOF is read
+    assert piped[1] == filed[1]
+    assert len(piped[2]["result"]["tools"]) == 9
+    listed = piped[3]["result"]["structuredContent"]
+    assert len(listed["keys"]) == listed["total"] > 0
+
+
+def test_a_broken_or_oversized_line_is_skipped_and_the_next_message_answered(tmp_path: Path) -> None:
+    huge = "x" * (65 * 1024 * 1024)  # past the 64 MiB line limit
+    script = lines_of(*HANDSHAKE, "{not json", huge, message(2, "tools/list"))
+    stdout, stderr, returncode = converse(server_command("--sandbox"), script, {2}, tmp_path)
+    assert returncode == 0, stderr.decode()[-2000:]
+    assert len(answers(stdout)[2]["result"]["tools"]) == 9
+
+
+def test_stray_output_stays_off_the_wire_and_the_fds_come_back_blocking(tmp_path: Path) -> None:
+    """A tool that prints, and code after the server: stdout carries only protocol, then the restored fds."""
+    script = textwrap.dedent(
+        """
+        import os, sys, anyio
+        from mcp.server.mcpserver import MCPServer
+        from venice_keys_mcp.stdio import loop_can_serve, serve_stdio
+
+        server = MCPServer("stray")
+
+        @server.tool()
+        def noisy() -> str:
+            print("stray print", flush=True)
+            os.write(1, b"stray write\\n")
+            return "ok"
+
+        assert loop_can_serve(0) and loop_can_serve(1)
+        anyio.run(serve_stdio, server)
+        print(f"after: blocking={os.get_blocking(0)},{os.get_blocking(1)}", flush=True)
+        """
+    )
+    stdin = lines_of(*HANDSHAKE, message(2, "tools/call", {"name": "noisy", "arguments": {}}))
+    stdout, stderr, returncode = converse([sys.executable, "-c", script], stdin, {2}, tmp_path)
+    assert returncode == 0, stderr.decode()
+    *protocol, last = stdout.decode().splitlines()
+    assert last == "after: blocking=True,True"
+    got = answers("\n".join(protocol).encode())
+    assert got[2]["result"]["content"][0]["text"] == "ok", got
+    assert b"stray print" in stderr and b"stray write" in stderr

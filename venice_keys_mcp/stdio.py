@@ -1,0 +1,134 @@
+"""MCP over stdin/stdout on the event loop itself, when both are pipes or sockets.
+
+The SDK's `stdio_server` reads each line and writes (then flushes) each answer in a
+worker thread: three thread hand-offs a call, about 0.7 ms of a 1.7 ms round trip on
+the 2-core machines here. MCP hosts start servers with pipes (or, from Node, socket
+pairs), which asyncio can watch directly, so this transport reads and writes them with
+no thread at all. Anything else (a terminal, a file, a platform without `fcntl`) takes
+the SDK's transport unchanged.
+
+Like the SDK, it moves the wire off fds 0 and 1 while serving (stdin reads the null
+device, stdout goes to stderr), so a stray `print` cannot corrupt the protocol, and puts
+both back afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+
+#: Longest line read as one message; a longer one is answered as a parse error and skipped.
+MAX_LINE = 64 * 1024 * 1024
+
+
+async def serve_stdio(server: MCPServer) -> None:
+    """What `MCPServer.run("stdio")` does, over the faster transport where it applies."""
+    low = server._lowlevel_server
+    async with _streams() as (read_stream, write_stream):
+        await low.run(read_stream, write_stream, low.create_initialization_options())
+
+
+def loop_can_serve(fd: int) -> bool:
+    """Whether asyncio can watch `fd` without blocking anyone: a pipe or a socket (never a terminal)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+@contextlib.asynccontextmanager
+async def _streams() -> AsyncIterator[tuple[Any, Any]]:
+    try:
+        import fcntl
+
+        from mcp.shared._context_streams import create_context_streams
+    except ImportError:  # no fcntl (Windows) or another SDK layout: the SDK's transport
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is None or not (loop_can_serve(0) and loop_can_serve(1)):
+        async with stdio_server() as streams:
+            yield streams
+        return
+
+    claimed = [_Claim(0, os.open(os.devnull, os.O_RDONLY), fcntl), _Claim(1, os.dup(2), fcntl)]
+    loop = asyncio.get_running_loop()
+    try:
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(claimed[0].wire, "rb", buffering=0)
+        )
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(claimed[1].wire, "wb", buffering=0)
+        )
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        read_send, read_stream = create_context_streams[SessionMessage | Exception](0)
+        write_stream, write_receive = create_context_streams[SessionMessage](0)
+
+        async def read_lines() -> None:
+            async with read_send:
+                while True:
+                    try:
+                        line = await reader.readline()
+                    except ValueError as exc:  # longer than MAX_LINE: the rest of it is dropped
+                        await read_send.send(exc)
+                        continue
+                    if not line:
+                        return  # the host closed stdin
+                    try:
+                        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                    except Exception as exc:
+                        await read_send.send(exc)
+                        continue
+                    await read_send.send(SessionMessage(message))
+
+        async def write_lines() -> None:
+            async with write_receive:
+                async for session_message in write_receive:
+                    data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                    writer.write(data.encode() + b"\n")
+                    await writer.drain()
+
+        try:
+            # As the SDK's transport: both tasks end on their own, the reader at EOF and the
+            # writer once the server closes its stream, so no answer is cut off.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read_lines)
+                tg.start_soon(write_lines)
+                yield read_stream, write_stream
+        finally:
+            read_transport.close()
+            writer.close()
+    finally:
+        for claim in claimed:
+            claim.release()
+
+
+class _Claim:
+    """fd 0 or 1 while serving: the wire moved to a private descriptor, `divert` in its place."""
+
+    def __init__(self, fd: int, divert: int, fcntl: Any) -> None:
+        self.fd, self._fcntl = fd, fcntl
+        self._saved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # to put the wire back
+        self.wire = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # for asyncio, which closes it
+        try:
+            os.dup2(divert, fd)
+        finally:
+            os.close(divert)
+
+    def release(self) -> None:
+        """The wire back on its fd, blocking again (asyncio made the shared description non-blocking)."""
+        flags = self._fcntl.fcntl(self._saved, self._fcntl.F_GETFL)
+        with contextlib.suppress(OSError):
+            self._fcntl.fcntl(self._saved, self._fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+            os.dup2(self._saved, self.fd)
+        os.close(self._saved)
