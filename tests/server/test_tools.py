@@ -125,10 +125,18 @@ async def test_get_key_shows_details_and_never_the_secret(server, mode):
     assert demo.admin_key not in json.dumps(r.model_dump(mode="json"))
 
 
-async def test_get_key_unknown_id_is_a_clear_error(server, mode):
+async def test_an_unknown_key_id_is_a_clear_error_and_changes_nothing(server, mode):
+    missing = {"key_id": "00000000-0000-0000-0000-000000000000"}
+    before = await active_ids(server)
     async with Client(server, mode=mode) as c:
-        r = await c.call_tool("get_key", {"key_id": "00000000-0000-0000-0000-000000000000"})
-    assert r.is_error and "not found" in text(r).lower()
+        answers = {
+            "get_key": await c.call_tool("get_key", missing),
+            "patch_key": await c.call_tool("patch_key", {**missing, "description": "renamed"}),
+            "revoke_key": await c.call_tool("revoke_key", missing),
+        }
+    for tool, r in answers.items():
+        assert r.is_error and "not found" in text(r).lower(), (tool, text(r))
+    assert await active_ids(server) == before
 
 
 async def test_invalid_arguments_are_refused_before_any_request(server):
@@ -303,7 +311,7 @@ async def test_web3_token_and_mint(server, mode):
     assert os.path.exists(r.structured_content["secret_file"])
 
 
-async def test_inference_key_gets_a_clear_admin_key_error(tmp_path):
+async def test_inference_key_gets_a_clear_admin_key_error(tmp_path, mode):
     from venice_keys_mcp.runtime import build_runtime
     from venice_keys_mcp.sandbox import asgi_transport, create_app, seeded_state
     from venice_keys_mcp.server import build_server
@@ -317,15 +325,20 @@ async def test_inference_key_gets_a_clear_admin_key_error(tmp_path):
         audit_log=tmp_path / "a.jsonl",
     )
     rt = build_runtime(settings, transport=asgi_transport(create_app(state)))
-    async with Client(build_server(settings, runtime=rt), mode="legacy") as c:
+    async with Client(build_server(settings, runtime=rt), mode=mode) as c:
         r = await c.call_tool("list_keys", {})
+        breaches = await c.call_tool("get_breach_log", {})
+        limits = await c.call_tool("get_limits", {})  # any key may read its own limits
     assert r.is_error and "ADMIN key" in text(r)
-    assert state.demo.inference_key not in text(r)
+    assert breaches.is_error and "ADMIN key" in text(breaches)
+    assert not limits.is_error and limits.structured_content["models"], text(limits)
+    for answer in (r, breaches, limits):
+        assert state.demo.inference_key not in text(answer)
 
 
-async def test_rate_limited_by_venice_says_when_to_retry(server):
+async def test_rate_limited_by_venice_says_when_to_retry(server, mode):
     runtime_of(server).sandbox.faults.add("GET", "/api_keys", status=429, times=-1)
-    async with Client(server, mode="legacy") as c:
+    async with Client(server, mode=mode) as c:
         r = await c.call_tool("list_keys", {})
     assert r.is_error and "try again" in text(r).lower()
 

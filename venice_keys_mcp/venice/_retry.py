@@ -39,8 +39,10 @@ WRITE_UNKNOWN_STATUSES = frozenset({500, 502, 504})
 class RetryPolicy:
     """How often and for how long a read is retried.
 
-    `max_attempts` counts the first try; `total_budget` (seconds) bounds the whole call,
-    waits included: a retry that could not finish inside it is not started.
+    `max_attempts` counts the first try; `total_budget` (seconds, waits included) bounds
+    the retries: one that could not finish inside it is not started. The first try is
+    bounded by the request timeout alone (at most twice `VENICE_KEYS_TIMEOUT` for a
+    server that trickles bytes), so a read never takes longer than that plus the budget.
     """
 
     max_attempts: int = 4
