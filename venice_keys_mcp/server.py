@@ -24,6 +24,7 @@ from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import Settings
 from venice_keys_mcp.tools import create, keys, limits, patch, revoke, web3
 from venice_keys_mcp.tools.common import compact_schema
+from venice_keys_mcp.tools.creation import CreationWindow
 
 log = logging.getLogger("venice_keys_mcp")
 
@@ -56,7 +57,7 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
     web3.register_read(server, rt)
     if not settings.read_only:
         confirmer = Confirmer(settings.confirm, rt.tokens, rt.scrubber)
-        window = create.CreationWindow()  # one for create_key and mint_web3_key: Venice counts both
+        window = CreationWindow()  # one for create_key and mint_web3_key: Venice counts both
         create.register(server, rt, confirmer, window)
         patch.register(server, rt, confirmer)
         revoke.register(server, rt, confirmer)

@@ -332,8 +332,8 @@ async def test_inference_key_gets_a_clear_admin_key_error(tmp_path, mode):
     assert r.is_error and "ADMIN key" in text(r)
     assert breaches.is_error and "ADMIN key" in text(breaches)
     assert not limits.is_error and limits.structured_content["models"], text(limits)
-    for answer in (r, breaches, limits):
-        assert state.demo.inference_key not in text(answer)
+    for reply in (r, breaches, limits):
+        assert state.demo.inference_key not in text(reply)
 
 
 async def test_rate_limited_by_venice_says_when_to_retry(server, mode):
@@ -413,6 +413,21 @@ async def test_mint_refused_by_venice_is_an_error_with_an_audit_entry(server, mo
     entry = last_audit(server)
     assert (entry.tool, entry.key_id, entry.outcome) == ("mint_web3_key", None, "failed")
     assert "staked VVV" in entry.detail
+
+
+async def test_500_key_cap_refuses_create_and_mint_alike_before_sending(make_server):
+    server = make_server(sandbox_keys=500)
+    demo = runtime_of(server).sandbox.demo
+    before = await active_ids(server)
+    async with Client(server, mode="2026-07-28") as c:
+        created = await c.call_tool("create_key", {"description": "one more"})
+        mint = await mint_args(c, demo.wallet_private_key, demo.wallet_address)
+        minted = await c.call_tool("mint_web3_key", mint)
+    for r in (created, minted):
+        assert r.is_error and "500 active keys" in text(r) and "unused_days" in text(r), text(r)
+    assert await active_ids(server) == before
+    entry = last_audit(server)
+    assert (entry.tool, entry.outcome) == ("mint_web3_key", "refused") and "active key limit" in entry.detail
 
 
 async def test_admin_mint_refused_unless_allowed(server, mode):

@@ -8,27 +8,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
-from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
-from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, lost_answer, result, venice_errors
-from venice_keys_mcp.tools.create import CreationWindow, create_changes, reconcile
-from venice_keys_mcp.tools.delivery import deliver, limits_input
-from venice_keys_mcp.tools.outcomes import CreateResult, Preview, failed, not_done, record
+from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, result, venice_errors
+from venice_keys_mcp.tools.create import create_changes
+from venice_keys_mcp.tools.creation import CreationWindow, make_key
+from venice_keys_mcp.tools.delivery import limits_input
+from venice_keys_mcp.tools.outcomes import CreateResult, Preview, not_done
 from venice_keys_mcp.tools.params import Description, Expiry, Limit, Reveal
 from venice_keys_mcp.tools.views import now_utc
-from venice_keys_mcp.venice import (
-    MalformedResponse,
-    NetworkError,
-    OutcomeUnknown,
-    VeniceError,
-    Web3MintRequest,
-)
+from venice_keys_mcp.venice import Web3MintRequest
 
 ACTION = "mint_web3_key"
 TOKEN_LIFETIME = timedelta(minutes=15)
@@ -135,40 +128,17 @@ def register_write(server: MCPServer, rt: Runtime, confirmer: Confirmer, window:
             fields["expires_at"] = expires_at
         request = Web3MintRequest(**fields)
 
-        try:  # Venice limits mints and creates together: one window for both tools
-            slot = window.reserve()
-        except ToolError as exc:
-            record(
-                rt,
-                tool=ACTION,
-                key_id=None,
-                args=args,
-                method=decision.method,
-                outcome="refused",
-                detail=f"creation rate limit: {exc}",
-            )
-            raise
-        sent = False
-        try:
-            before = await ids_if_listable(rt)
-            sent = True
-            try:
-                created = await rt.client.mint_web3_key(request)
-            except (OutcomeUnknown, MalformedResponse) as exc:
-                # Sent, answer lost: look for the key instead of resending (a resend could make two).
-                match = {**args, "description": description or DEFAULT_DESCRIPTION}
-                if before is None:
-                    return unreconcilable(rt, match, exc, decision.method)
-                return await reconcile(rt, match, before, exc, decision.method, tool=ACTION)
-            except VeniceError as exc:
-                sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
-                raise failed(
-                    rt, exc, tool=ACTION, key_id=None, args=args, method=decision.method, verb="created"
-                ) from None
-        finally:
-            if not sent:
-                window.release(slot)
-        return await deliver(rt, ACTION, created, args, decision.method, reveal_secret)
+        return await make_key(  # one window with create_key: Venice counts mints and creates together
+            rt,
+            window,
+            tool=ACTION,
+            args=args,
+            method=decision.method,
+            send=lambda: rt.client.mint_web3_key(request),
+            reveal=reveal_secret,
+            listing_required=False,  # minting needs no ADMIN key; without one, a lost answer stays unknown
+            match={**args, "description": description or DEFAULT_DESCRIPTION},
+        )
 
 
 def mint_args(
@@ -196,24 +166,3 @@ def mint_changes(args: dict[str, Any]) -> list[str]:
     return create_changes({**args, "description": args["description"] or DEFAULT_DESCRIPTION})
 
 
-async def ids_if_listable(rt: Runtime) -> set[str] | None:
-    """The account's key ids before a mint, or None when this server cannot list keys.
-
-    Minting needs no API key, so a server without an ADMIN key may still mint; it just
-    cannot look for the key afterwards if the answer is lost.
-    """
-    try:
-        return {k.id for k in await rt.client.list_keys()}
-    except VeniceError:
-        return None
-
-
-def unreconcilable(rt: Runtime, args: dict[str, Any], exc: VeniceError, method: str) -> CallToolResult:
-    why = lost_answer(exc)
-    record(rt, tool=ACTION, key_id=None, args=args, method=method, outcome="outcome_unknown", detail=why)
-    out = CreateResult(
-        status="outcome_unknown",
-        message=f"Unknown whether the key was minted ({why}), and this server cannot list keys to "
-        f"check. Do not mint it again yet: look for {fence(args['description'])} in the account first.",
-    )
-    return result(out, out.message)
