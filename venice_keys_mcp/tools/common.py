@@ -95,6 +95,16 @@ def lost_answer(exc: VeniceError) -> str:
     return text.partition("; ")[0]  # MalformedResponse: drop its guess ("most likely applied")
 
 
+def to_the_end() -> anyio.CancelScope:
+    """A scope in which a write runs from its request to its audit entry, even if the caller goes away.
+
+    Once a request may have reached Venice, a cancellation (the host closing stdin, an HTTP
+    client hanging up) would lose what happened: a new key's secret, the audit entry. The
+    requests' own timeouts bound how long finishing takes.
+    """
+    return anyio.CancelScope(shield=True)
+
+
 async def look_again(rt: Runtime) -> None:
     """Pause before a second look when a write's answer was lost.
 

@@ -17,7 +17,7 @@ from mcp_types import CallToolResult
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import fence
-from venice_keys_mcp.tools.common import look_again, lost_answer, result
+from venice_keys_mcp.tools.common import look_again, lost_answer, result, to_the_end
 from venice_keys_mcp.tools.delivery import deliver
 from venice_keys_mcp.tools.outcomes import CreateResult, failed, record
 from venice_keys_mcp.venice import (
@@ -58,33 +58,37 @@ async def make_key(
         record(rt, tool=tool, key_id=None, args=args, method=method, outcome="refused",
                detail=f"creation rate limit: {exc}")  # fmt: skip
         raise
-    sent = False
-    try:
-        before = await _listing(rt, required=listing_required)
-        if before is not None and len(before) >= MAX_ACTIVE_KEYS:
-            refusal = (
-                f"Not created: the account has {len(before)} active keys, Venice's maximum of "
-                f"{MAX_ACTIVE_KEYS}; revoke unused keys first (list_keys unused_days=90 finds candidates)."
-            )
-            record(rt, tool=tool, key_id=None, args=args, method=method, outcome="refused",
-                   detail=f"active key limit: {refusal}")  # fmt: skip
-            raise ToolError(refusal)
-        sent = True
+    with to_the_end():  # from the listing to the delivered secret, whatever happens to the caller
+        sent = False
         try:
-            created = await send()
-        except (OutcomeUnknown, MalformedResponse) as exc:
-            # Sent, answer lost: look for the key instead of resending (a resend could make two).
-            looked_for = match or args
-            if before is None:
-                return _unreconcilable(rt, tool, looked_for, exc, method)
-            return await reconcile(rt, looked_for, {k.id for k in before}, exc, method, tool=tool)
-        except VeniceError as exc:
-            sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
-            raise failed(rt, exc, tool=tool, key_id=None, args=args, method=method, verb="created") from None
-    finally:
-        if not sent:
-            window.release(slot)
-    return await deliver(rt, tool, created, args, method, reveal)
+            before = await _listing(rt, required=listing_required)
+            if before is not None and len(before) >= MAX_ACTIVE_KEYS:
+                refusal = (
+                    f"Not created: the account has {len(before)} active keys, Venice's maximum of "
+                    f"{MAX_ACTIVE_KEYS}; revoke unused keys first (list_keys unused_days=90 finds "
+                    "candidates)."
+                )
+                record(rt, tool=tool, key_id=None, args=args, method=method, outcome="refused",
+                       detail=f"active key limit: {refusal}")  # fmt: skip
+                raise ToolError(refusal)
+            sent = True
+            try:
+                created = await send()
+            except (OutcomeUnknown, MalformedResponse) as exc:
+                # Sent, answer lost: look for the key instead of resending (a resend could make two).
+                looked_for = match or args
+                if before is None:
+                    return _unreconcilable(rt, tool, looked_for, exc, method)
+                return await reconcile(rt, looked_for, {k.id for k in before}, exc, method, tool=tool)
+            except VeniceError as exc:
+                sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
+                raise failed(
+                    rt, exc, tool=tool, key_id=None, args=args, method=method, verb="created"
+                ) from None
+        finally:
+            if not sent:
+                window.release(slot)
+        return await deliver(rt, tool, created, args, method, reveal)
 
 
 async def _listing(rt: Runtime, *, required: bool) -> list[ApiKey] | None:

@@ -22,6 +22,7 @@ from venice_keys_mcp.tools.common import (
     look_again,
     lost_answer,
     result,
+    to_the_end,
     venice_errors,
 )
 from venice_keys_mcp.tools.keys import KeyId
@@ -258,33 +259,34 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
                 make=make,
                 verb="changed",
             )
-        try:
-            updated = await rt.client.update_key(_request(key_id, new))
-        except (OutcomeUnknown, MalformedResponse) as exc:
-            # Sent, answer lost or unreadable: read the key back, never resend.
-            return await _reconcile(rt, key_id, args, new, changes, decision.method, exc)
-        except VeniceError as exc:
-            raise failed(
-                rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="changed"
-            ) from None
-        record(
-            rt,
-            tool=ACTION,
-            key_id=key_id,
-            args=args,
-            method=decision.method,
-            outcome="updated",
-            detail="; ".join(changes),
-        )
-        line = key_line(updated)
-        out = PatchResult(
-            status="updated",
-            key_id=key_id,
-            changes=changes,
-            key=line,
-            message=f"Updated key …{updated.last6}: " + "; ".join(changes),
-        )
-        return result(out, out.message + "\n" + render_line(line))
+        with to_the_end():  # sent: finish, record and answer whatever happens to the caller
+            try:
+                updated = await rt.client.update_key(_request(key_id, new))
+            except (OutcomeUnknown, MalformedResponse) as exc:
+                # Sent, answer lost or unreadable: read the key back, never resend.
+                return await _reconcile(rt, key_id, args, new, changes, decision.method, exc)
+            except VeniceError as exc:
+                raise failed(
+                    rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="changed"
+                ) from None
+            record(
+                rt,
+                tool=ACTION,
+                key_id=key_id,
+                args=args,
+                method=decision.method,
+                outcome="updated",
+                detail="; ".join(changes),
+            )
+            line = key_line(updated)
+            out = PatchResult(
+                status="updated",
+                key_id=key_id,
+                changes=changes,
+                key=line,
+                message=f"Updated key …{updated.last6}: " + "; ".join(changes),
+            )
+            return result(out, out.message + "\n" + render_line(line))
 
 
 def _request(key_id: str, new: dict[str, Any]) -> UpdateKeyRequest:

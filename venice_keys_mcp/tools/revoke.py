@@ -10,7 +10,14 @@ from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.confirm import Confirmer, Gate, RevokeForm
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
-from venice_keys_mcp.tools.common import DESTRUCTIVE, look_again, lost_answer, result, venice_errors
+from venice_keys_mcp.tools.common import (
+    DESTRUCTIVE,
+    look_again,
+    lost_answer,
+    result,
+    to_the_end,
+    venice_errors,
+)
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import Preview, WriteResult, failed, not_done, record
 from venice_keys_mcp.tools.params import Token
@@ -85,18 +92,19 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
                 make=WriteResult,
                 verb="revoked",
             )
-        try:
-            await rt.client.delete_key(key_id)
-        except (OutcomeUnknown, MalformedResponse) as exc:
-            # Sent, answer lost or unreadable: look whether the key is gone; never resend.
-            return await _reconcile(rt, key_id, args, decision.method, exc)
-        except VeniceError as exc:
-            raise failed(
-                rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="revoked"
-            ) from None
-        record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="revoked")
-        out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
-        return result(out, out.message)
+        with to_the_end():  # sent: finish, record and answer whatever happens to the caller
+            try:
+                await rt.client.delete_key(key_id)
+            except (OutcomeUnknown, MalformedResponse) as exc:
+                # Sent, answer lost or unreadable: look whether the key is gone; never resend.
+                return await _reconcile(rt, key_id, args, decision.method, exc)
+            except VeniceError as exc:
+                raise failed(
+                    rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="revoked"
+                ) from None
+            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="revoked")
+            out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
+            return result(out, out.message)
 
 
 async def _reconcile(
