@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -26,6 +27,8 @@ import mcp_types as types
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
+
+log = logging.getLogger("venice_keys_mcp.stdio")
 
 #: Longest line read as one message; a longer one is answered as a parse error and skipped.
 MAX_LINE = 64 * 1024 * 1024
@@ -91,19 +94,24 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
                         continue
                     await read_send.send(SessionMessage(message))
 
-        async def write_lines() -> None:
+        async def write_lines(stop: anyio.CancelScope) -> None:
             async with write_receive:
                 async for session_message in write_receive:
                     data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
                     writer.write(data.encode() + b"\n")
-                    await writer.drain()
+                    try:
+                        await writer.drain()
+                    except ConnectionError:  # the host closed our stdout: nobody hears answers now
+                        log.info("the host closed stdout; stopping")
+                        stop.cancel()  # writes already sent still finish (tools.common.to_the_end)
+                        return
 
         try:
             # As the SDK's transport: both tasks end on their own, the reader at EOF and the
             # writer once the server closes its stream, so no answer is cut off.
             async with anyio.create_task_group() as tg:
                 tg.start_soon(read_lines)
-                tg.start_soon(write_lines)
+                tg.start_soon(write_lines, tg.cancel_scope)
                 yield read_stream, write_stream
         finally:
             read_transport.close()

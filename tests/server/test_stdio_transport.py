@@ -143,3 +143,28 @@ def test_stray_output_stays_off_the_wire_and_the_fds_come_back_blocking(tmp_path
     got = answers("\n".join(protocol).encode())
     assert got[2]["result"]["content"][0]["text"] == "ok", got
     assert b"stray print" in stderr and b"stray write" in stderr
+
+
+def test_a_host_that_closes_stdout_ends_the_server_quietly(tmp_path: Path) -> None:
+    """No reader left: the server stops with exit 0 and one log line, not a traceback or a hang."""
+    stderr_path = tmp_path / "stderr"
+    with stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            server_command("--sandbox"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+            env=server_env(tmp_path), cwd=REPO_ROOT,
+        )  # fmt: skip
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(lines_of(HANDSHAKE[0]))
+            process.stdin.flush()
+            assert json.loads(process.stdout.readline())["id"] == 1
+            process.stdout.close()  # the host stops listening, but keeps stdin open
+            process.stdin.write(lines_of(HANDSHAKE[1], message(2, "tools/list"), message(3, "tools/list")))
+            process.stdin.flush()
+            returncode = process.wait(TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    stderr = stderr_path.read_text()
+    assert returncode == 0, stderr
+    assert "the host closed stdout; stopping" in stderr and "Traceback" not in stderr
