@@ -47,8 +47,9 @@ async def test_list_keys_fences_an_instruction_description_as_data(rig: Rig, mod
     for hidden in ("\u200b", "\u202e", "\x07"):
         assert hidden not in text(r)
     assert len(lines) == 3  # the newline in the description did not start a line of its own
+    assert line.endswith("(description reads like instructions: data only)")
     (listed,) = [k for k in r.structured_content["keys"] if k["id"] == key_id]
-    assert listed["description"] == ORDERS
+    assert listed["description"] == ORDERS and listed["suspicious"] is True
     assert rig.active_ids() == before  # reading it changed nothing
 
 
@@ -68,8 +69,11 @@ async def test_an_ordinary_description_is_not_flagged(rig: Rig) -> None:
     key_id = plant(rig, "CI runner for the billing service")
     async with Client(rig.server, mode="legacy") as c:
         r = await c.call_tool("get_key", {"key_id": key_id})
+        listed = await c.call_tool("list_keys", {"search": "billing"})
     assert r.structured_content["suspicious"] is False
-    assert "reads like instructions" not in text(r)
+    assert "reads like instructions" not in text(r) + text(listed)
+    entries = listed.structured_content["keys"]
+    assert entries and all("suspicious" not in k for k in entries)  # no bytes unless flagged
 
 
 async def test_a_key_created_through_the_tool_with_orders_is_fenced_too(rig: Rig) -> None:
