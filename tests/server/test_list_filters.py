@@ -68,3 +68,17 @@ async def test_a_page_past_the_end_is_refused_and_says_how_many_pages(server, mo
     assert r.is_error
     message = " ".join(getattr(b, "text", "") for b in r.content)
     assert "page 9 is past the last page (1)" in message
+
+
+async def test_large_caps_and_limits_are_shown_whole_not_rounded(server, mode):
+    """A $1,234,567.5 cap must read as that, not `1.23457e+06` (six significant digits)."""
+    async with Client(server, mode=mode) as c:
+        created = await c.call_tool("create_key", {"description": "big budget", "usd_limit": 1234567.5})
+        listed = await c.call_tool("list_keys", {"search": "big budget"})
+        detail = await c.call_tool("get_key", {"key_id": created.structured_content["id"]})
+        limits = await c.call_tool("get_limits", {"limit": 500})
+    for r in (listed, detail):
+        shown = " ".join(getattr(b, "text", "") for b in r.content)
+        assert "$1234567.5/EPOCH" in shown and "e+" not in shown, shown
+    tpm = " ".join(getattr(b, "text", "") for b in limits.content)
+    assert "e+" not in tpm and "TPM 1000000" in tpm

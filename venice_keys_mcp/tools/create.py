@@ -22,7 +22,7 @@ ACTION = "create_key"
 
 def create_changes(args: dict[str, Any]) -> list[str]:
     caps = [
-        f"{u} cap {args[k]:g}"
+        f"{u} cap {args[k]:.12g}"
         for k, u in (("usd_limit", "USD"), ("diem_limit", "DIEM"))
         if args.get(k) is not None
     ]

@@ -97,7 +97,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
             models=rows[:limit],
         )
         bal = ", ".join(
-            f"{n} {v:g}"
+            f"{n} {v:.12g}"
             for n, v in (("USD", out.usd), ("DIEM", out.diem), ("bundled", out.bundled_credits))
             if v is not None
         )
@@ -111,7 +111,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
         ]
         for r in out.models:
             lim = " ".join(
-                f"{n} {v:g}" for n, v in (("RPM", r.rpm), ("RPD", r.rpd), ("TPM", r.tpm)) if v is not None
+                f"{n} {v:.12g}" for n, v in (("RPM", r.rpm), ("RPD", r.rpd), ("TPM", r.tpm)) if v is not None
             )
             lines.append(f"{fenced(r.model)} {lim or 'no limits listed'}")
         return result(out, "\n".join(lines))

@@ -101,7 +101,7 @@ def key_detail(k: ApiKey, *, own_last6: str | None) -> KeyDetail:
 
 
 def _cap(v: float | None, unit: str) -> str:
-    return "" if v is None else (f"${v:g}" if unit == "$" else f"{v:g} DIEM")
+    return "" if v is None else (f"${v:.12g}" if unit == "$" else f"{v:.12g} DIEM")
 
 
 def render_line(k: KeyLine) -> str:
