@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,8 +18,9 @@ import httpx2
 from venice_keys_mcp.venice import RetryPolicy, VeniceClient
 
 BASE_URL = "https://venice.test/api/v1"
-ADMIN_SECRET = "VENICE_ADMIN_KEY_unitTestAdmin0123456789abcdef"
-NEW_SECRET = "VENICE_INFERENCE_KEY_brandNewSecret0123456789XyZ987"
+#: Canaries made at run time (a secret-shaped literal in the tree would look like a leak).
+ADMIN_SECRET = "VENICE_ADMIN_KEY_" + secrets.token_urlsafe(24)
+NEW_SECRET = "VENICE_INFERENCE_KEY_" + secrets.token_urlsafe(24)
 KEY_ID = "e28e82dc-9df2-4b47-b726-d0a222ef2ab5"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.004, total_budget=2.0)
 

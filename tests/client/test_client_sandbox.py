@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -162,7 +163,7 @@ async def test_inference_key_on_admin_route_is_admin_key_required(
 
 
 async def test_bad_key_is_authentication_failed(connect: Connect) -> None:
-    client, counter = connect("VENICE_ADMIN_KEY_doesNotExist000000000000")
+    client, counter = connect("VENICE_ADMIN_KEY_" + secrets.token_urlsafe(24))  # no such key
     with pytest.raises(AuthenticationFailed) as caught:
         await client.list_keys()
     assert type(caught.value) is AuthenticationFailed
