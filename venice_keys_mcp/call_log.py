@@ -21,7 +21,10 @@ class LogCalls:
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         if getattr(ctx, "method", None) != "tools/call" or not log.isEnabledFor(logging.INFO):
             return await call_next(ctx)
-        name = (getattr(ctx, "params", None) or {}).get("name", "?")
+        params = getattr(ctx, "params", None)
+        name = params.get("name") if isinstance(params, dict) else None
+        # The caller chose the name: only a plain identifier goes into the log (no forged lines).
+        name = name if isinstance(name, str) and name.isidentifier() and len(name) <= 64 else "?"
         started = time.perf_counter()
         try:
             out = await call_next(ctx)

@@ -4,12 +4,13 @@ The SDK's `stdio_server` reads each line and writes (then flushes) each answer i
 worker thread: three thread hand-offs a call, about 0.7 ms of a 1.7 ms round trip on
 the 2-core machines here. MCP hosts start servers with pipes (or, from Node, socket
 pairs), which asyncio can watch directly, so this transport reads and writes them with
-no thread at all. Anything else (a terminal, a file, a platform without `fcntl`) takes
-the SDK's transport unchanged.
+no thread at all. Anything else (a terminal, a file, one socket serving as both stdin
+and stdout, a platform without `fcntl`) takes the SDK's transport unchanged.
 
 Like the SDK, it moves the wire off fds 0 and 1 while serving (stdin reads the null
 device, stdout goes to stderr), so a stray `print` cannot corrupt the protocol, and puts
-both back afterwards.
+both back afterwards. Every answer is written out in full before the next one, and the
+last before the process exits, as the SDK's flush after each message does.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from mcp.shared.message import SessionMessage
 
 log = logging.getLogger("venice_keys_mcp.stdio")
 
-#: Longest line read as one message; a longer one is answered as a parse error and skipped.
+#: Longest line read as one message; a longer one is answered as parse errors and skipped.
 MAX_LINE = 64 * 1024 * 1024
 
 
@@ -50,6 +51,18 @@ def loop_can_serve(fd: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
+def _one_stream_each_way() -> bool:
+    """Pipes or sockets on 0 and 1, and not one socket for both (inetd, `socat EXEC`).
+
+    asyncio's write transport treats its fd turning readable as the peer hanging up, which
+    on a shared socket is just the next request.
+    """
+    if not (loop_can_serve(0) and loop_can_serve(1)):
+        return False
+    a, b = os.fstat(0), os.fstat(1)
+    return (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino)
+
+
 @contextlib.asynccontextmanager
 async def _streams() -> AsyncIterator[tuple[Any, Any]]:
     try:
@@ -58,12 +71,20 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
         from mcp.shared._context_streams import create_context_streams
     except ImportError:  # no fcntl (Windows) or another SDK layout: the SDK's transport
         fcntl = None  # type: ignore[assignment]
-    if fcntl is None or not (loop_can_serve(0) and loop_can_serve(1)):
+    claimed: list[_Claim] = []
+    if fcntl is not None and _one_stream_each_way():
+        try:
+            claimed.append(_Claim(0, lambda: os.open(os.devnull, os.O_RDONLY), fcntl))
+            claimed.append(_Claim(1, lambda: os.dup(2), fcntl))
+        except OSError as exc:  # descriptors to spare are the exception, not the rule
+            log.debug("stdio on the event loop unavailable (%s); using the SDK's transport", exc)
+            _release(claimed)
+            claimed = []
+    if not claimed:
         async with stdio_server() as streams:
             yield streams
         return
 
-    claimed = [_Claim(0, os.open(os.devnull, os.O_RDONLY), fcntl), _Claim(1, os.dup(2), fcntl)]
     loop = asyncio.get_running_loop()
     try:
         reader = asyncio.StreamReader(limit=MAX_LINE)
@@ -73,6 +94,7 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
         transport, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, os.fdopen(claimed[1].wire, "wb", buffering=0)
         )
+        transport.set_write_buffer_limits(high=0)  # drain() returns once the answer is all out
         writer = asyncio.StreamWriter(transport, protocol, None, loop)
         read_send, read_stream = create_context_streams[SessionMessage | Exception](0)
         write_stream, write_receive = create_context_streams[SessionMessage](0)
@@ -82,13 +104,14 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
                 while True:
                     try:
                         line = await reader.readline()
-                    except ValueError as exc:  # longer than MAX_LINE: the rest of it is dropped
-                        await read_send.send(exc)
+                    except ValueError as exc:  # longer than MAX_LINE: what is read of it is dropped,
+                        await read_send.send(exc)  # and its rest comes as lines that do not parse
                         continue
                     if not line:
                         return  # the host closed stdin
-                    try:
-                        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                    try:  # decoded as the SDK's transport decodes: bad UTF-8 is replaced, not refused
+                        text = line.decode("utf-8", errors="replace")
+                        message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
                     except Exception as exc:
                         await read_send.send(exc)
                         continue
@@ -115,23 +138,36 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
                 yield read_stream, write_stream
         finally:
             read_transport.close()
-            writer.close()
+            writer.close()  # nothing is buffered: the writer drained each answer to the last byte
     finally:
-        for claim in claimed:
-            claim.release()
+        _release(claimed)
+
+
+def _release(claimed: list[_Claim]) -> None:
+    for claim in reversed(claimed):
+        claim.release()
 
 
 class _Claim:
-    """fd 0 or 1 while serving: the wire moved to a private descriptor, `divert` in its place."""
+    """fd 0 or 1 while serving: the wire moved to a private descriptor, a diversion in its place."""
 
-    def __init__(self, fd: int, divert: int, fcntl: Any) -> None:
+    def __init__(self, fd: int, open_diversion: Any, fcntl: Any) -> None:
         self.fd, self._fcntl = fd, fcntl
         self._saved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # to put the wire back
-        self.wire = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # for asyncio, which closes it
         try:
-            os.dup2(divert, fd)
-        finally:
-            os.close(divert)
+            self.wire = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # for asyncio, which closes it
+            try:
+                divert = open_diversion()
+                try:
+                    os.dup2(divert, fd)
+                finally:
+                    os.close(divert)
+            except OSError:
+                os.close(self.wire)
+                raise
+        except OSError:
+            os.close(self._saved)
+            raise
 
     def release(self) -> None:
         """The wire back on its fd, blocking again (asyncio made the shared description non-blocking)."""

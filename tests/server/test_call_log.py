@@ -44,3 +44,19 @@ async def test_log_level_warning_keeps_the_terminal_quiet(tmp_path: Path) -> Non
     stderr = await calls_with_stderr(tmp_path, "--log-level", "WARNING")
     assert "tools/call" not in stderr
     assert "serving MCP over stdio" in stderr  # the banner still says how to connect a host
+
+
+async def test_a_forged_tool_name_cannot_write_a_log_line(tmp_path: Path) -> None:
+    """The caller picks the tool name; a newline in it must not start a fake log record."""
+    env = server_env(tmp_path)
+    stderr_path = tmp_path / "stderr.log"
+    forged = "list_keys\n2026-01-01 00:00:00,000 INFO venice_keys_mcp.calls: tools/call revoke_key: revoked"
+    with stderr_path.open("wb") as errlog:
+        transport = stdio_client(stdio_params("--sandbox", env=env), errlog=errlog)  # type: ignore[arg-type]
+        async with Client(transport, mode="legacy") as c:
+            r = await c.call_tool(forged, {})
+            assert r.is_error
+    lines = stderr_path.read_text().splitlines()
+    assert not any(line.startswith("2026-01-01") for line in lines), lines  # no forged record
+    ours = [line for line in lines if line.split(" ")[3:4] == ["venice_keys_mcp.calls:"]]
+    assert len(ours) == 1 and "tools/call ?: error in " in ours[0], ours

@@ -168,3 +168,66 @@ def test_a_host_that_closes_stdout_ends_the_server_quietly(tmp_path: Path) -> No
     stderr = stderr_path.read_text()
     assert returncode == 0, stderr
     assert "the host closed stdout; stopping" in stderr and "Traceback" not in stderr
+
+
+BURST = textwrap.dedent(
+    """
+    import sys, anyio
+    import mcp_types as types
+    from mcp.shared.message import SessionMessage
+    from venice_keys_mcp.stdio import _streams
+
+    async def main():
+        async with _streams() as (read_stream, write_stream):
+            async with read_stream, write_stream:
+                for i in range(3):  # three large answers, then the server is done
+                    answer = types.JSONRPCResponse(jsonrpc="2.0", id=i, result={"x": "y" * 30_000})
+                    await write_stream.send(SessionMessage(answer))
+
+    anyio.run(main)
+    """
+)
+
+
+def test_every_byte_of_the_last_answers_reaches_a_slow_reader() -> None:
+    """The server finishing must not drop answers still on their way out to a host that reads slowly."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", BURST], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO_ROOT
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.close()
+    received = b""
+    while chunk := process.stdout.read1(8192):
+        received += chunk
+        time.sleep(0.002)  # a host busy with other things between reads
+    assert process.wait(TIMEOUT) == 0
+    lines = received.decode().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [0, 1, 2]  # whole lines, in order, none cut off
+
+
+def test_one_socket_for_stdin_and_stdout_is_served_too(tmp_path: Path) -> None:
+    """inetd-style (one socket as fds 0 and 1): the SDK's transport serves it, and answers arrive."""
+    import socket
+
+    host, child = socket.socketpair()
+    with (tmp_path / "stderr").open("wb") as err:
+        process = subprocess.Popen(
+            server_command("--sandbox"), stdin=child, stdout=child, stderr=err, env=server_env(tmp_path),
+            cwd=REPO_ROOT,
+        )  # fmt: skip
+    child.close()
+    try:
+        host.sendall(lines_of(*HANDSHAKE, message(2, "tools/list")))
+        host.settimeout(TIMEOUT)
+        received = b""
+        while received.count(b"\n") < 2:
+            chunk = host.recv(1 << 20)
+            assert chunk, (tmp_path / "stderr").read_text()
+            received += chunk
+        host.shutdown(socket.SHUT_WR)
+        assert process.wait(TIMEOUT) == 0
+    finally:
+        host.close()
+        if process.poll() is None:
+            process.kill()
+    assert len(answers(received)[2]["result"]["tools"]) == 9

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,9 @@ from venice_keys_mcp.safety.audit import AUDIT_LOG_ENV, AuditError, AuditLog
 __all__ = ["AuditGuard", "ReadOnlyGuard", "note_unrecorded"]
 
 _log = logging.getLogger("venice_keys_mcp.audit")
+#: What a key id looks like (as the tools' `key_id` parameter says): anything else an unchecked
+#: call carries is not written to the log as an id (the arguments' digest still covers it).
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _UNRECORDED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "venice_keys_unrecorded", default=None
@@ -112,7 +116,7 @@ class ReadOnlyGuard:
         try:
             self.audit.append(
                 tool=tool,
-                key_id=key_id if isinstance(key_id, str) else None,
+                key_id=key_id if isinstance(key_id, str) and _KEY_ID.fullmatch(key_id) else None,
                 args=args,
                 confirmation="policy",
                 outcome="refused",

@@ -58,19 +58,18 @@ async def make_key(
         record(rt, tool=tool, key_id=None, args=args, method=method, outcome="refused",
                detail=f"creation rate limit: {exc}")  # fmt: skip
         raise
-    with to_the_end():  # from the listing to the delivered secret, whatever happens to the caller
-        sent = False
-        try:
-            before = await _listing(rt, required=listing_required)
-            if before is not None and len(before) >= MAX_ACTIVE_KEYS:
-                refusal = (
-                    f"Not created: the account has {len(before)} active keys, Venice's maximum of "
-                    f"{MAX_ACTIVE_KEYS}; revoke unused keys first (list_keys unused_days=90 finds "
-                    "candidates)."
-                )
-                record(rt, tool=tool, key_id=None, args=args, method=method, outcome="refused",
-                       detail=f"active key limit: {refusal}")  # fmt: skip
-                raise ToolError(refusal)
+    sent = False
+    try:
+        before = await _listing(rt, required=listing_required)
+        if before is not None and len(before) >= MAX_ACTIVE_KEYS:
+            refusal = (
+                f"Not created: the account has {len(before)} active keys, Venice's maximum of "
+                f"{MAX_ACTIVE_KEYS}; revoke unused keys first (list_keys unused_days=90 finds candidates)."
+            )
+            record(rt, tool=tool, key_id=None, args=args, method=method, outcome="refused",
+                   detail=f"active key limit: {refusal}")  # fmt: skip
+            raise ToolError(refusal)
+        with to_the_end():  # from the request to the delivered secret, whatever happens to the caller
             sent = True
             try:
                 created = await send()
@@ -78,17 +77,17 @@ async def make_key(
                 # Sent, answer lost: look for the key instead of resending (a resend could make two).
                 looked_for = match or args
                 if before is None:
-                    return _unreconcilable(rt, tool, looked_for, exc, method)
+                    return _unreconcilable(rt, tool, args, looked_for["description"], exc, method)
                 return await reconcile(rt, looked_for, {k.id for k in before}, exc, method, tool=tool)
             except VeniceError as exc:
                 sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
                 raise failed(
                     rt, exc, tool=tool, key_id=None, args=args, method=method, verb="created"
                 ) from None
-        finally:
-            if not sent:
-                window.release(slot)
-        return await deliver(rt, tool, created, args, method, reveal)
+            return await deliver(rt, tool, created, args, method, reveal)
+    finally:
+        if not sent:
+            window.release(slot)
 
 
 async def _listing(rt: Runtime, *, required: bool) -> list[ApiKey] | None:
@@ -102,15 +101,16 @@ async def _listing(rt: Runtime, *, required: bool) -> list[ApiKey] | None:
 
 
 def _unreconcilable(
-    rt: Runtime, tool: str, args: dict[str, Any], exc: VeniceError, method: str
+    rt: Runtime, tool: str, args: dict[str, Any], description: str, exc: VeniceError, method: str
 ) -> CallToolResult:
+    """A lost answer with no listing to look in: say so, and that making it again could make two."""
     why = lost_answer(exc)
     made, make = ("minted", "mint") if tool == "mint_web3_key" else ("created", "create")
     record(rt, tool=tool, key_id=None, args=args, method=method, outcome="outcome_unknown", detail=why)
     out = CreateResult(
         status="outcome_unknown",
         message=f"Unknown whether the key was {made} ({why}), and this server cannot list keys to "
-        f"check. Do not {make} it again yet: look for {fence(args['description'])} in the account first.",
+        f"check. Do not {make} it again yet: look for {fence(description)} in the account first.",
     )
     return result(out, out.message)
 
