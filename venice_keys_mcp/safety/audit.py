@@ -79,7 +79,7 @@ class AuditError(Exception):
 class AuditEntry(BaseModel):
     """One line of the audit log."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     seq: int
     time: str
@@ -99,6 +99,8 @@ class AuditEntry(BaseModel):
 
 class VerifyReport(BaseModel):
     """The result of checking an audit log's chain."""
+
+    model_config = ConfigDict(defer_build=True)  # only `audit verify` needs it
 
     ok: bool
     entries: int

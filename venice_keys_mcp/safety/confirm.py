@@ -28,7 +28,7 @@ from mcp.server.mcpserver import (
     Elicit,
 )
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.secrets import Scrubber
@@ -41,6 +41,8 @@ Method = Literal["elicitation", "token", "off", "not_needed", "policy"]
 class Gate(BaseModel):
     """The resolver's answer when it did not ask the human."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at start-up
+
     decision: Literal["proceed", "ask_token", "refused"]
     method: Method = "not_needed"
     reason: str = ""
@@ -49,10 +51,14 @@ class Gate(BaseModel):
 class RevokeForm(BaseModel):
     """The revoke form: typing the last six characters beats a reflex click."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at start-up
+
     last6: str = Field(description="Type the key's last six characters to revoke it")
 
 
 class ApproveForm(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at start-up
+
     approve: bool = Field(description="Approve this change")
 
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ._canonical import canonical_json
 from .spent_tokens import SpentTokens
@@ -59,6 +59,8 @@ VerdictCode = Literal[
 
 class TokenVerdict(BaseModel):
     """Whether a token confirms this call, and if not, a sentence saying why."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at start-up
 
     ok: bool
     code: VerdictCode
