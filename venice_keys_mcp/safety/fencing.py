@@ -130,10 +130,13 @@ def _instructions_re() -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=2048)
 def looks_like_instructions(text: str) -> bool:
     """A heuristic: does this untrusted text read like orders to an agent?
 
     It cannot be complete; it exists so a rendering can put a visible warning next to
-    the obvious cases. Fencing, not this check, is what keeps the text inert.
+    the obvious cases. Fencing, not this check, is what keeps the text inert. Cached:
+    the search costs about 14 us, and every `list_keys` asks it again of the same
+    descriptions (2,048 of them: four accounts at Venice's 500-key maximum).
     """
     return bool(_instructions_re().search(clean_untrusted(text, max_len=4096)))
