@@ -44,23 +44,16 @@ def git_revision() -> str | None:
     if not (root / ".git").exists() or not (root / "pyproject.toml").is_file():
         return None
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # `git status` must not write the index
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT,
+            check=True, env=env,
+        ).stdout.strip()  # fmt: skip
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT,
-            check=True,
-            env=env,
-        ).stdout.strip()
-        changes = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain"],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT,
-            check=True,
-            env=env,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        changes = git("status", "--porcelain")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}+dirty" if changes else head or None

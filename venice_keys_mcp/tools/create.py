@@ -11,7 +11,7 @@ from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
 from venice_keys_mcp.tools.common import WRITE, checked_expiry, venice_errors
 from venice_keys_mcp.tools.creation import CreationWindow, make_key
-from venice_keys_mcp.tools.delivery import limits_input
+from venice_keys_mcp.tools.delivery import new_key_fields
 from venice_keys_mcp.tools.outcomes import CreateResult, Preview, not_done
 from venice_keys_mcp.tools.params import Description, Expiry, Limit, Period, Privacy, Reveal, Token
 from venice_keys_mcp.tools.views import now_utc
@@ -127,14 +127,7 @@ def register(
         request = CreateKeyRequest(
             api_key_type=key_type,
             description=description,
-            **({"expires_at": expires_at} if expires_at is not None else {}),
-            **(
-                {"consumption_limit": limits_input(usd_limit, diem_limit)}
-                if usd_limit is not None or diem_limit is not None
-                else {}
-            ),
-            **({"limit_period": limit_period} if limit_period else {}),
-            **({"model_privacy": model_privacy} if model_privacy else {}),
+            **new_key_fields(usd_limit, diem_limit, expires_at, limit_period, model_privacy),
         )
         return await make_key(
             rt,

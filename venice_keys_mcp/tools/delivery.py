@@ -21,6 +21,26 @@ def limits_input(usd: float | None, diem: float | None) -> LimitsInput:
     return LimitsInput(**{k: v for k, v in (("usd", usd), ("diem", diem)) if v is not None})
 
 
+def new_key_fields(
+    usd_limit: float | None,
+    diem_limit: float | None,
+    expires_at: str | None,
+    limit_period: str | None = None,
+    model_privacy: str | None = None,
+) -> dict[str, Any]:
+    """The optional settings of a key being created or minted, as request fields: only those given."""
+    fields: dict[str, Any] = {}
+    if expires_at is not None:
+        fields["expires_at"] = expires_at
+    if usd_limit is not None or diem_limit is not None:
+        fields["consumption_limit"] = limits_input(usd_limit, diem_limit)
+    if limit_period:
+        fields["limit_period"] = limit_period
+    if model_privacy:
+        fields["model_privacy"] = model_privacy
+    return fields
+
+
 async def deliver(
     rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, reveal: bool
 ) -> CallToolResult:

@@ -10,11 +10,10 @@ from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.runtime import Runtime
-from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE
+from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence
 from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
 from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
 from venice_keys_mcp.tools.params import parse_expiry
-from venice_keys_mcp.tools.views import fenced, untrusted
 from venice_keys_mcp.venice import BreachLogEntry
 
 SINCE_PATTERN = r"^\d{4}-\d\d-\d\d(T[\d:.]+Z)?$"
@@ -77,7 +76,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
         needle = model.casefold() if model else None
         rows = []
         for m in rl.rate_limits:
-            mid = untrusted(m.api_model_id, max_len=100)
+            mid = clean_untrusted(m.api_model_id, max_len=100)
             if needle and needle not in mid.casefold():
                 continue
             kinds = {r.type.upper(): r.amount for r in m.rate_limits}
@@ -86,7 +85,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
             )
         out = LimitsSummary(
             access_permitted=rl.access_permitted,
-            tier=untrusted(rl.api_tier.id, max_len=40),
+            tier=clean_untrusted(rl.api_tier.id, max_len=40),
             charged=rl.api_tier.is_charged,
             usd=rl.balances.usd,
             diem=rl.balances.diem,
@@ -102,7 +101,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
             if v is not None
         )
         lines = [
-            f"access {'permitted' if out.access_permitted else 'DENIED'}; tier {fenced(out.tier)}"
+            f"access {'permitted' if out.access_permitted else 'DENIED'}; tier {fence(out.tier)}"
             f"{' (charged)' if out.charged else ''}; balances: {bal or 'none'}",
             f"key expires {out.key_expires or 'never'}; next epoch {out.next_epoch}",
             f"{len(rows)} models"
@@ -113,7 +112,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
             lim = " ".join(
                 f"{n} {v:.12g}" for n, v in (("RPM", r.rpm), ("RPD", r.rpd), ("TPM", r.tpm)) if v is not None
             )
-            lines.append(f"{fenced(r.model)} {lim or 'no limits listed'}")
+            lines.append(f"{fence(r.model)} {lim or 'no limits listed'}")
         return result(out, "\n".join(lines))
 
     @server.tool(title="Breach log", annotations=READ_ONLY)
@@ -142,9 +141,9 @@ def register(server: MCPServer, rt: Runtime) -> None:
                 Breach(
                     time=e.timestamp,
                     key_id=e.api_key_id,
-                    model=untrusted(e.model_id, max_len=100),
+                    model=clean_untrusted(e.model_id, max_len=100),
                     type=e.rate_limit_type,
-                    tier=untrusted(e.rate_limit_tier, max_len=40),
+                    tier=clean_untrusted(e.rate_limit_tier, max_len=40),
                 )
                 for e in matched[:limit]
             ],
@@ -156,7 +155,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
         if out.entries:
             lines.append("Newest:")
             lines += [
-                f"{b.time:%Y-%m-%d %H:%M} {b.type} key {b.key_id} {fenced(b.model)}" for b in out.entries
+                f"{b.time:%Y-%m-%d %H:%M} {b.type} key {b.key_id} {fence(b.model)}" for b in out.entries
             ]
         return result(out, "\n".join(lines))
 

@@ -47,12 +47,6 @@ class KeyDetail(KeyLine):
     suspicious: bool = Field(default=False, description="Description reads like instructions")
 
 
-#: `tools/limits.py` still imports these two from here; `clean_untrusted` and `fence` now skip the
-#: work on already-clean text themselves, so they are plain aliases until that module drops them.
-untrusted = clean_untrusted
-fenced = fence
-
-
 def _day(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).date().isoformat() if dt else None
 

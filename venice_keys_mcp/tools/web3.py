@@ -17,7 +17,7 @@ from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
 from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, result, venice_errors
 from venice_keys_mcp.tools.create import create_changes
 from venice_keys_mcp.tools.creation import CreationWindow, make_key
-from venice_keys_mcp.tools.delivery import limits_input
+from venice_keys_mcp.tools.delivery import new_key_fields
 from venice_keys_mcp.tools.outcomes import CreateResult, Preview, not_done
 from venice_keys_mcp.tools.params import Description, Expiry, Limit, Reveal
 from venice_keys_mcp.tools.views import now_utc
@@ -114,19 +114,14 @@ def register_write(server: MCPServer, rt: Runtime, confirmer: Confirmer, window:
                 make=CreateResult,
                 verb="created",
             )
-        fields: dict[str, Any] = {
-            "address": address,
-            "signature": signature,
-            "token": token,
-            "api_key_type": key_type,
-        }
-        if description is not None:
-            fields["description"] = description
-        if usd_limit is not None or diem_limit is not None:
-            fields["consumption_limit"] = limits_input(usd_limit, diem_limit)
-        if expires_at is not None:
-            fields["expires_at"] = expires_at
-        request = Web3MintRequest(**fields)
+        request = Web3MintRequest(
+            address=address,
+            signature=signature,
+            token=token,
+            api_key_type=key_type,
+            **({"description": description} if description is not None else {}),
+            **new_key_fields(usd_limit, diem_limit, expires_at),
+        )
 
         return await make_key(  # one window with create_key: Venice counts mints and creates together
             rt,
