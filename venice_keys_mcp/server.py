@@ -2,15 +2,15 @@
 
 Read-only mode leaves the write tools out entirely (an agent cannot call what it cannot
 see), and a call to one anyway is refused by name of the setting, not as an unknown tool.
-Tool schemas are compacted after registration: the whole `tools/list` is paid for
-in every agent's context, at every session.
+Tools come from `tools.registration`: schemas compacted (the whole `tools/list` is paid for
+in every agent's context, at every session) and published ahead, so start-up does not derive them.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 
@@ -23,8 +23,8 @@ from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import Settings
 from venice_keys_mcp.tools import create, keys, limits, patch, revoke, web3
-from venice_keys_mcp.tools.common import compact_schema
 from venice_keys_mcp.tools.creation import CreationWindow
+from venice_keys_mcp.tools.registration import Toolbox
 
 log = logging.getLogger("venice_keys_mcp")
 
@@ -39,32 +39,41 @@ READ_TOOLS = ("list_keys", "get_key", "get_limits", "get_breach_log", "get_web3_
 WRITE_TOOLS = ("create_key", "patch_key", "revoke_key", "mint_web3_key")
 
 
+def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
+    """Every tool this server lists, in `tools/list` order; read-only mode has no write tools."""
+    tools = Toolbox()
+    keys.register(tools, rt)
+    limits.register(tools, rt)
+    web3.register_read(tools, rt)
+    if not settings.read_only:
+        confirmer = Confirmer(settings.confirm, rt.tokens, rt.scrubber)
+        window = CreationWindow()  # one for create_key and mint_web3_key: Venice counts both
+        create.register(tools, rt, confirmer, window)
+        patch.register(tools, rt, confirmer)
+        revoke.register(tools, rt, confirmer)
+        web3.register_write(tools, rt, confirmer, window)
+    return tools
+
+
 def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPServer:
     rt = runtime or build_runtime(settings)
+    tools = collect_tools(settings, rt)
+    middleware: list[Any] = [LogCalls(), ScrubResults(rt.scrubber)]
+    if settings.read_only:
+        middleware.append(ReadOnlyGuard(rt.audit, WRITE_TOOLS))
+    else:
+        middleware.append(AuditGuard(rt.audit, WRITE_TOOLS))  # no change without a trace
     server = MCPServer(
         "venice-keys-mcp",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,
-        middleware=[LogCalls(), ScrubResults(rt.scrubber)],
+        middleware=middleware,
+        tools=tools.build(),
         request_state_security=RequestStateSecurity(keys=[rt.request_state_key()]),
         **auth_kwargs(settings),
     )
     server.runtime = rt  # type: ignore[attr-defined]  # for tests and the CLI banner
-
-    keys.register(server, rt)
-    limits.register(server, rt)
-    web3.register_read(server, rt)
-    if not settings.read_only:
-        confirmer = Confirmer(settings.confirm, rt.tokens, rt.scrubber)
-        window = CreationWindow()  # one for create_key and mint_web3_key: Venice counts both
-        create.register(server, rt, confirmer, window)
-        patch.register(server, rt, confirmer)
-        revoke.register(server, rt, confirmer)
-        web3.register_write(server, rt, confirmer, window)
-        server.middleware.append(AuditGuard(rt.audit, WRITE_TOOLS))  # no change without a trace
-    else:
-        server.middleware.append(ReadOnlyGuard(rt.audit, WRITE_TOOLS))
 
     @server.resource(
         "venice-keys://audit/recent",
@@ -75,14 +84,4 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
     def audit_recent() -> str:
         return json.dumps([e.model_dump(mode="json") for e in rt.audit.recent(50)], indent=None)
 
-    _compact(server)
     return server
-
-
-def _compact(server: MCPServer) -> None:
-    for tool in server._tool_manager.list_tools():
-        tool.description = inspect.cleandoc(tool.description or "")
-        tool.parameters = compact_schema(tool.parameters)
-        meta = tool.fn_metadata
-        if meta.output_schema is not None:
-            meta.output_schema = compact_schema(meta.output_schema, output=True)

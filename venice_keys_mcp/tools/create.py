@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp_types import CallToolResult
 
 from venice_keys_mcp.runtime import Runtime
@@ -14,6 +14,7 @@ from venice_keys_mcp.tools.creation import CreationWindow, make_key
 from venice_keys_mcp.tools.delivery import new_key_fields
 from venice_keys_mcp.tools.outcomes import CreateResult, Preview, not_done
 from venice_keys_mcp.tools.params import Description, Expiry, Limit, Period, Privacy, Reveal, Token
+from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import now_utc
 from venice_keys_mcp.venice import CreateKeyRequest
 
@@ -35,7 +36,7 @@ def create_changes(args: dict[str, Any]) -> list[str]:
 
 
 def register(
-    server: MCPServer, rt: Runtime, confirmer: Confirmer, window: CreationWindow | None = None
+    tools: Toolbox, rt: Runtime, confirmer: Confirmer, window: CreationWindow | None = None
 ) -> None:
     window = window or CreationWindow()  # shared with mint_web3_key: Venice counts both
 
@@ -85,7 +86,7 @@ def register(
             ctx, action=ACTION, args=args, token=confirmation_token, message=message, form=ApproveForm
         )
 
-    @server.tool(title="Create key", annotations=WRITE)
+    @tools.add(title="Create key", annotations=WRITE)
     @venice_errors
     async def create_key(
         description: Description,

@@ -4,17 +4,18 @@ import math
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE
 from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
+from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import (
     KeyDetail,
     KeyLine,
+    Output,
     key_detail,
     key_line,
     now_utc,
@@ -28,7 +29,7 @@ KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN)]
 DEFAULT_PAGE_SIZE = 20
 
 
-class KeyList(BaseModel):
+class KeyList(Output):
     total: int = Field(description="Active keys in the account")
     matched: int = Field(description="Keys matching the filters")
     page: int
@@ -75,8 +76,8 @@ def filter_keys(
     return out
 
 
-def register(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="List keys", annotations=READ_ONLY)
+def register(tools: Toolbox, rt: Runtime) -> None:
+    @tools.add(title="List keys", annotations=READ_ONLY)
     @venice_errors
     async def list_keys(
         key_type: Literal["INFERENCE", "ADMIN"] | None = None,
@@ -115,7 +116,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
         body = [head, UNTRUSTED_NOTE] if lines else [head]
         return result(out, "\n".join(body + [render_line(k) for k in lines]))
 
-    @server.tool(title="Get key", annotations=READ_ONLY)
+    @tools.add(title="Get key", annotations=READ_ONLY)
     @venice_errors
     async def get_key(key_id: KeyId) -> Annotated[CallToolResult, KeyDetail]:
         """One key in full: caps, period, privacy, usage, dates. Never its secret."""

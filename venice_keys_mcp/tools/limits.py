@@ -4,29 +4,30 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence
 from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
 from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
 from venice_keys_mcp.tools.params import parse_expiry
+from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.views import Output
 from venice_keys_mcp.venice import BreachLogEntry
 
 SINCE_PATTERN = r"^\d{4}-\d\d-\d\d(T[\d:.]+Z)?$"
 
 
-class ModelLimits(BaseModel):
+class ModelLimits(Output):
     model: str
     rpm: float | None = None
     rpd: float | None = None
     tpm: float | None = None
 
 
-class LimitsSummary(BaseModel):
+class LimitsSummary(Output):
     access_permitted: bool
     tier: str
     charged: bool
@@ -39,13 +40,13 @@ class LimitsSummary(BaseModel):
     models: list[ModelLimits]
 
 
-class BreachCount(BaseModel):
+class BreachCount(Output):
     key_id: str
     type: str
     count: int
 
 
-class Breach(BaseModel):
+class Breach(Output):
     time: datetime
     key_id: str
     model: str
@@ -53,7 +54,7 @@ class Breach(BaseModel):
     tier: str
 
 
-class BreachSummary(BaseModel):
+class BreachSummary(Output):
     total: int = Field(description="Entries in Venice's log (max 50)")
     matched: int
     by_key_and_type: list[BreachCount]
@@ -64,8 +65,8 @@ def _since(value: str | None) -> datetime | None:
     return parse_expiry(value) if value else None
 
 
-def register(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="Balances and limits", annotations=READ_ONLY)
+def register(tools: Toolbox, rt: Runtime) -> None:
+    @tools.add(title="Balances and limits", annotations=READ_ONLY)
     @venice_errors
     async def get_limits(
         model: Annotated[str | None, Field(max_length=100, description="Part of a model id")] = None,
@@ -115,7 +116,7 @@ def register(server: MCPServer, rt: Runtime) -> None:
             lines.append(f"{fence(r.model)} {lim or 'no limits listed'}")
         return result(out, "\n".join(lines))
 
-    @server.tool(title="Breach log", annotations=READ_ONLY)
+    @tools.add(title="Breach log", annotations=READ_ONLY)
     @venice_errors
     async def get_breach_log(
         key_id: Annotated[str | None, Field(pattern=KEY_ID_PATTERN)] = None,

@@ -7,14 +7,14 @@ from typing import Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.audit import AuditError
 from venice_keys_mcp.safety.audit_guard import note_unrecorded
 from venice_keys_mcp.safety.confirm import Decision
 from venice_keys_mcp.tools.common import result
-from venice_keys_mcp.tools.views import KeyLine
+from venice_keys_mcp.tools.views import KeyLine, Output
 from venice_keys_mcp.venice import VeniceError
 
 Status = Literal[
@@ -36,7 +36,7 @@ Status = Literal[
 ]
 
 
-class Preview(BaseModel):
+class Preview(Output):
     """Exactly what would change, shown to the human before they decide."""
 
     action: str
@@ -44,7 +44,7 @@ class Preview(BaseModel):
     changes: list[str] = Field(default_factory=list)
 
 
-class Outcome(BaseModel):
+class Outcome(Output):
     """Common shape of create, patch and revoke results."""
 
     status: Status

@@ -7,7 +7,7 @@ Each field has three intents: omit it (unchanged), give a value (set), or name i
 import functools
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field
@@ -28,6 +28,7 @@ from venice_keys_mcp.tools.common import (
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import PatchResult, Preview, failed, not_done, record
 from venice_keys_mcp.tools.params import SET_EXPIRES_PATTERN, Limit, Period, Privacy, Token, parse_expiry
+from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import key_line, now_utc, render_line
 from venice_keys_mcp.venice import ApiKey, MalformedResponse, OutcomeUnknown, UpdateKeyRequest, VeniceError
 from venice_keys_mcp.venice.models import LimitsInput
@@ -156,7 +157,7 @@ def _was(field: str, k: ApiKey) -> str:
     return "none" if v is None else str(v)
 
 
-def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
+def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
     def vet(key: ApiKey, new: dict[str, Any]) -> list[str]:
         """Policy first (may refuse), then what widens (needs confirmation)."""
         after = after_values(new)
@@ -217,7 +218,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             form=ApproveForm,
         )
 
-    @server.tool(title="Update key", annotations=UPDATE)
+    @tools.add(title="Update key", annotations=UPDATE)
     @venice_errors
     async def patch_key(
         key_id: KeyId,

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 
@@ -21,6 +21,7 @@ from venice_keys_mcp.tools.common import (
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import Preview, WriteResult, failed, not_done, record
 from venice_keys_mcp.tools.params import Token
+from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import KeyLine, key_line, render_line
 from venice_keys_mcp.venice import ApiKey, KeyNotFound, MalformedResponse, OutcomeUnknown, VeniceError
 
@@ -41,7 +42,7 @@ def revoke_message(line: KeyLine) -> str:
     )
 
 
-def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
+def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
     @venice_errors
     async def gate(
         key_id: str, confirmation_token: str | None, ctx: Context[Any, Any]
@@ -63,7 +64,7 @@ def register(server: MCPServer, rt: Runtime, confirmer: Confirmer) -> None:
             form=RevokeForm,
         )
 
-    @server.tool(title="Revoke key", annotations=DESTRUCTIVE)
+    @tools.add(title="Revoke key", annotations=DESTRUCTIVE)
     @venice_errors
     async def revoke_key(
         key_id: KeyId,

@@ -10,14 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence, looks_like_instructions
 from venice_keys_mcp.venice import ApiKey
 from venice_keys_mcp.venice.models import KeyType, LimitPeriod, ModelPrivacy
 
 
-class KeyLine(BaseModel):
+class Output(BaseModel):
+    """Base of every tool's output model: built on first use, since tools/list needs none of them."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class KeyLine(Output):
     """One key, compact: what an admin scans a list for."""
 
     id: str

@@ -7,9 +7,9 @@ The server never holds a wallet key: the person signs the token in their own wal
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
@@ -20,7 +20,8 @@ from venice_keys_mcp.tools.creation import CreationWindow, make_key
 from venice_keys_mcp.tools.delivery import new_key_fields
 from venice_keys_mcp.tools.outcomes import CreateResult, Preview, not_done
 from venice_keys_mcp.tools.params import Description, Expiry, Limit, Reveal
-from venice_keys_mcp.tools.views import now_utc
+from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.views import Output, now_utc
 from venice_keys_mcp.venice import Web3MintRequest
 
 ACTION = "mint_web3_key"
@@ -28,14 +29,14 @@ TOKEN_LIFETIME = timedelta(minutes=15)
 DEFAULT_DESCRIPTION = "Web3 API Key"  # what Venice names a minted key given no description
 
 
-class Web3Token(BaseModel):
+class Web3Token(Output):
     token: str
     expires_at: datetime
     instructions: str
 
 
-def register_read(server: MCPServer, rt: Runtime) -> None:
-    @server.tool(title="Wallet token", annotations=READ_ONLY.model_copy(update={"idempotent_hint": False}))
+def register_read(tools: Toolbox, rt: Runtime) -> None:
+    @tools.add(title="Wallet token", annotations=READ_ONLY.model_copy(update={"idempotent_hint": False}))
     @venice_errors
     async def get_web3_token() -> Annotated[CallToolResult, Web3Token]:
         """A 15-minute token for a wallet with staked VVV to sign (personal_sign) for mint_web3_key."""
@@ -49,7 +50,7 @@ def register_read(server: MCPServer, rt: Runtime) -> None:
         return result(out, f"{out.instructions}\ntoken: {token}")
 
 
-def register_write(server: MCPServer, rt: Runtime, confirmer: Confirmer, window: CreationWindow) -> None:
+def register_write(tools: Toolbox, rt: Runtime, confirmer: Confirmer, window: CreationWindow) -> None:
     """`mint_web3_key`, held to create_key's rules: policy, ADMIN approval, the shared window, reconciling."""
 
     @venice_errors
@@ -85,7 +86,7 @@ def register_write(server: MCPServer, rt: Runtime, confirmer: Confirmer, window:
             ctx, action=ACTION, args=args, token=confirmation_token, message=message, form=ApproveForm
         )
 
-    @server.tool(title="Mint key with wallet", annotations=WRITE)
+    @tools.add(title="Mint key with wallet", annotations=WRITE)
     @venice_errors
     async def mint_web3_key(
         address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")],

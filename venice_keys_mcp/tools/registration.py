@@ -1,0 +1,188 @@
+"""Tools registered from their published schemas, so start-up does not derive them again.
+
+An MCP host starts this server at every session, often only to list its tools, and
+deriving the nine tools' JSON schemas from their signatures is most of what our start-up
+costs (pydantic builds a validator and a schema per argument model and per output model;
+about 60 ms, more than everything else of ours together). The schemas cannot change
+between releases, so `scripts/sync_tool_schemas.py --write` derives them once, the SDK's
+way (`Tool.from_function`, then `compact_schema`), into `published.py`, with a hash of
+the source they were derived from. At start-up a tool is built from that file and its
+argument model is left to build on first call (`defer_build`).
+
+If the source changed since (a checkout being edited), every tool is derived as before:
+a stale file costs time, never a wrong schema. `tests/server/test_published_schemas.py`
+checks the file against a fresh derivation, and CI runs `sync_tool_schemas.py --check`.
+
+Results are not validated again by the SDK (`output_model` is None): every tool builds
+its `structuredContent` by dumping the output model itself (`common.result`), and the
+SDK's client, used throughout the tests, checks each one against the published schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_parameters
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from venice_keys_mcp.tools.common import compact_schema
+
+log = logging.getLogger("venice_keys_mcp")
+
+F = TypeVar("F", bound=Callable[..., Any])
+PACKAGE = Path(__file__).resolve().parent.parent
+#: The source the published schemas are derived from: the tools, their models and types.
+SCHEMA_SOURCES = ("tools/*.py", "venice/models.py")
+PUBLISHED = "tools/published.py"
+
+
+def source_hash() -> str:
+    """A hash of every file the schemas depend on, to tell whether `published.py` still holds."""
+    digest = hashlib.sha256()
+    for path in sorted(p for pattern in SCHEMA_SOURCES for p in PACKAGE.glob(pattern)):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel == PUBLISHED:
+            continue
+        digest.update(rel.encode() + b"\x00" + path.read_bytes() + b"\x00")
+    return digest.hexdigest()
+
+
+def published_schemas() -> dict[str, tuple[dict[str, Any], dict[str, Any] | None]] | None:
+    """Each tool's (input, output) schema from `published.py`, or None if the source changed since."""
+    try:
+        from venice_keys_mcp.tools import published
+
+        current = source_hash()
+    except (ImportError, OSError):  # no file yet, or the source cannot be read: derive
+        return None
+    if current != published.SOURCE_HASH:
+        log.debug("tools/published.py is older than the tool source: deriving schemas")
+        return None
+    return published.SCHEMAS
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    fn: Callable[..., Any]
+    title: str
+    annotations: ToolAnnotations
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+
+class Toolbox:
+    """Collects the tools' functions; `build` makes the SDK's `Tool`s for `MCPServer(tools=...)`."""
+
+    def __init__(self) -> None:
+        self.specs: list[ToolSpec] = []
+
+    def add(self, *, title: str, annotations: ToolAnnotations) -> Callable[[F], F]:
+        def decorator(fn: F) -> F:
+            self.specs.append(ToolSpec(fn, title, annotations))
+            return fn
+
+        return decorator
+
+    def build(self) -> list[Tool]:
+        schemas = published_schemas()
+        if schemas is None or any(spec.name not in schemas for spec in self.specs):
+            return [derived_tool(spec) for spec in self.specs]
+        return [prebuilt_tool(spec, *schemas[spec.name]) for spec in self.specs]
+
+
+def derived_tool(spec: ToolSpec) -> Tool:
+    """The SDK's own registration, schemas compacted: the source of truth for `published.py`."""
+    tool = Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations)
+    tool.description = inspect.cleandoc(tool.description)
+    tool.parameters = compact_schema(tool.parameters)
+    meta = tool.fn_metadata
+    if meta.output_schema is not None:
+        meta.output_schema = compact_schema(meta.output_schema, output=True)
+    meta.output_model = None  # see the module docstring
+    return tool
+
+
+def prebuilt_tool(spec: ToolSpec, parameters: dict[str, Any], output_schema: dict[str, Any] | None) -> Tool:
+    """What `Tool.from_function` builds, with the published schemas and a deferred argument model."""
+    fn = spec.fn
+    context_kwarg = find_context_parameter(fn)
+    resolved = find_resolved_parameters(fn)
+    skip = {*resolved, *([context_kwarg] if context_kwarg else [])}
+    arg_model = argument_model(fn, skip)
+    names = {field.alias or name for name, field in arg_model.model_fields.items()}
+    return Tool(
+        fn=fn,
+        name=spec.name,
+        title=spec.title,
+        description=inspect.cleandoc(fn.__doc__ or ""),
+        parameters=parameters,
+        fn_metadata=FuncMetadata(arg_model=arg_model, output_schema=output_schema),
+        is_async=inspect.iscoroutinefunction(fn),
+        context_kwarg=context_kwarg,
+        resolved_params=dict(resolved),
+        resolver_plans=build_resolver_plans(resolved, names),
+        annotations=spec.annotations,
+    )
+
+
+class _DeferredArgs(ArgModelBase):
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
+
+
+def argument_model(fn: Callable[..., Any], skip: set[str]) -> type[ArgModelBase]:
+    """The arguments model `func_metadata` makes, built on its first validation, not now.
+
+    Same fields, defaults and aliases (a name that shadows a `BaseModel` attribute gets
+    the SDK's `field_` prefix); `tests/server/test_published_schemas.py` compares the two.
+    """
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(fn, eval_str=True).parameters.values():
+        if param.name in skip:
+            continue
+        if param.annotation is inspect.Parameter.empty:
+            raise TypeError(f"{fn.__name__}: parameter {param.name!r} has no type annotation")
+        name, extra = param.name, {}
+        if callable(getattr(BaseModel, name, None)):
+            name, extra = f"field_{name}", {"alias": name}
+        annotation = Annotated[param.annotation, Field(**extra)] if extra else param.annotation
+        fields[name] = annotation if param.default is inspect.Parameter.empty else (annotation, param.default)
+    return create_model(f"{fn.__name__}Arguments", __base__=_DeferredArgs, **fields)
+
+
+def derive_schemas(specs: list[ToolSpec]) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Each tool's (input, output) schema as the SDK derives it, compacted: what `published.py` holds."""
+    tools = [derived_tool(spec) for spec in specs]
+    return {t.name: (t.parameters, t.fn_metadata.output_schema) for t in tools}
+
+
+def render_published(schemas: dict[str, tuple[dict[str, Any], dict[str, Any] | None]], digest: str) -> str:
+    """The text of `published.py`: plain literals, one tool per entry, diffable."""
+    import pprint
+
+    lines = [
+        '"""Generated by `python scripts/sync_tool_schemas.py --write`: do not edit; see registration.py"""',
+        "",
+        "# ruff: noqa: E501",
+        "from typing import Any",
+        "",
+        f"SOURCE_HASH = {digest!r}",
+        "",
+        "SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {",
+    ]
+    for name, pair in schemas.items():
+        body = pprint.pformat(pair, width=110, sort_dicts=False, compact=True)
+        lines.append(f"    {name!r}: " + body.replace("\n", "\n    ") + ",")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
