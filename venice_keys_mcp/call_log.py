@@ -2,12 +2,19 @@
 
 Tool name, outcome and time only: arguments stay out (a description or a token is the
 caller's business), and the log's scrubbing filter still sees every line.
+
+A transport that writes answers itself (`stdio.py`) holds the lines until the answer
+they describe is written (`held_lines`): writing a log record costs a tenth of a tool
+call, and the agent need not wait for it. Elsewhere a line is written at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,10 +36,44 @@ class LogCalls:
         try:
             out = await call_next(ctx)
         except BaseException as exc:
-            log.info("tools/call %s: failed (%s) in %.0f ms", name, type(exc).__name__, _ms(started))
+            _line("tools/call %s: failed (%s) in %.0f ms", name, type(exc).__name__, _ms(started))
             raise
-        log.info("tools/call %s: %s in %.0f ms", name, outcome(out), _ms(started))
+        _line("tools/call %s: %s in %.0f ms", name, outcome(out), _ms(started))
         return out
+
+
+class HeldLines:
+    """Call lines waiting for the answer they describe to be written; `flush` writes them in order."""
+
+    def __init__(self) -> None:
+        self.pending: deque[tuple[Any, ...]] = deque()
+
+    def flush(self) -> None:
+        while self.pending:
+            log.info(*self.pending.popleft())
+
+
+_held: HeldLines | None = None
+
+
+@contextlib.contextmanager
+def held_lines() -> Iterator[HeldLines]:
+    """While a transport serves, lines wait for its `flush` after each answer; all are out at the end."""
+    global _held
+    previous, _held = _held, HeldLines()
+    held = _held
+    try:
+        yield held
+    finally:
+        _held = previous
+        held.flush()
+
+
+def _line(*args: Any) -> None:
+    if _held is None:
+        log.info(*args)
+    else:
+        _held.pending.append(args)
 
 
 def outcome(out: Any) -> str:

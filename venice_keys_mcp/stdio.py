@@ -29,6 +29,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
+from venice_keys_mcp.call_log import held_lines
+
 log = logging.getLogger("venice_keys_mcp.stdio")
 
 #: Longest line read as one message; a longer one is answered as parse errors and skipped.
@@ -128,14 +130,16 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
                         log.info("the host closed stdout; stopping")
                         stop.cancel()  # writes already sent still finish (tools.common.to_the_end)
                         return
+                    call_lines.flush()  # the call's log line, now that its answer is out
 
         try:
             # As the SDK's transport: both tasks end on their own, the reader at EOF and the
             # writer once the server closes its stream, so no answer is cut off.
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(read_lines)
-                tg.start_soon(write_lines, tg.cancel_scope)
-                yield read_stream, write_stream
+            with held_lines() as call_lines:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(read_lines)
+                    tg.start_soon(write_lines, tg.cancel_scope)
+                    yield read_stream, write_stream
         finally:
             read_transport.close()
             writer.close()  # nothing is buffered: the writer drained each answer to the last byte

@@ -60,3 +60,28 @@ async def test_a_forged_tool_name_cannot_write_a_log_line(tmp_path: Path) -> Non
     assert not any(line.startswith("2026-01-01") for line in lines), lines  # no forged record
     ours = [line for line in lines if line.split(" ")[3:4] == ["venice_keys_mcp.calls:"]]
     assert len(ours) == 1 and "tools/call ?: error in " in ours[0], ours
+
+
+async def test_a_transport_holds_each_line_until_it_flushes_and_loses_none(caplog) -> None:
+    """The stdio transport flushes after writing each answer; lines keep their order, none is dropped."""
+    from types import SimpleNamespace
+
+    from venice_keys_mcp.call_log import LogCalls, held_lines
+
+    async def answer(ctx: object) -> dict[str, object]:
+        return {"structuredContent": {"status": "ok"}}
+
+    calls = LogCalls()
+    ctx = SimpleNamespace(method="tools/call", params={"name": "list_keys"})
+    caplog.set_level("INFO", logger="venice_keys_mcp.calls")
+    with held_lines() as held:
+        await calls(ctx, answer)
+        await calls(SimpleNamespace(method="tools/call", params={"name": "get_key"}), answer)
+        assert not caplog.records  # nothing written while the answers are not out
+        held.flush()
+        heads = [r.getMessage().split(":")[0] for r in caplog.records]
+        assert heads == ["tools/call list_keys", "tools/call get_key"]
+        await calls(ctx, answer)  # answered, but the transport stops before flushing again
+    assert len(caplog.records) == 3
+    await calls(ctx, answer)  # no transport holding lines: written at once
+    assert len(caplog.records) == 4

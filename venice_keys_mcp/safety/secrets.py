@@ -152,8 +152,11 @@ def _scrub_record(record: logging.LogRecord, scrubber: Scrubber) -> None:
         # itself would otherwise print the exception's unscrubbed message.
         record.exc_text = _EXCEPTION_FORMATTER.formatException(record.exc_info)
         record.exc_info = None
-    for name, value in vars(record).items():
-        if isinstance(value, str):
+    strings = {name: value for name, value in vars(record).items() if isinstance(value, str)}
+    # One search over all of them first (NUL-joined: no pattern matches across it): most records
+    # hold no secret, and scrubbing each field with each pattern cost a tenth of a tool call.
+    if scrubber.contains_secret("\x00".join(strings.values())):
+        for name, value in strings.items():
             setattr(record, name, scrubber.scrub(value))
 
 
