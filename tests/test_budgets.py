@@ -142,6 +142,52 @@ def test_sandbox_start_up_leaves_the_sandbox_app_for_the_first_call(tmp_path: Pa
     assert after_use["app_loaded"] is True and after_use["keys"] > 0
 
 
+def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_path: Path) -> None:
+    """Schemas come from tools/published.py; argument and output models wait for the first call."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio, json
+        import pydantic.json_schema
+        from mcp import Client
+
+        generated = []
+        real_generate = pydantic.json_schema.GenerateJsonSchema.generate
+        def counting(self, *args, **kwargs):
+            generated.append(1)
+            return real_generate(self, *args, **kwargs)
+        pydantic.json_schema.GenerateJsonSchema.generate = counting
+
+        from venice_keys_mcp.server import build_server
+        from venice_keys_mcp.settings import Settings
+        from venice_keys_mcp.tools import keys, views
+
+        server = build_server(Settings(
+            sandbox=True,
+            secrets_dir={str(tmp_path / "secrets")!r},
+            audit_log={str(tmp_path / "audit.jsonl")!r},
+        ))
+        tools = server._tool_manager.list_tools()
+
+        async def listing():
+            async with Client(server, mode="legacy") as client:
+                return len((await client.list_tools()).tools)
+
+        listed = asyncio.run(listing())
+        built = [t.name for t in tools if t.fn_metadata.arg_model.__pydantic_complete__]
+        outputs = (keys.KeyList, views.KeyLine, views.KeyDetail)
+        built += [m.__name__ for m in outputs if m.__pydantic_complete__]
+        print(json.dumps({{"listed": listed, "schemas_generated": len(generated), "built": built}}))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=True
+    )
+    result = json.loads(run.stdout.splitlines()[-1])
+    assert result["listed"] == 9
+    assert result["schemas_generated"] == 0, "start-up derived a JSON schema: is tools/published.py stale?"
+    assert result["built"] == []
+
+
 #: Text on both sides of the shortcut's line: single-spaced printable ASCII (taken), and text
 #: with runs of spaces, edge spaces, controls, fence marks, invisible or NFKC-changed characters.
 PLAIN_ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126))
