@@ -26,7 +26,7 @@ from venice_keys_mcp.bench.report import render
 SECTIONS = ("cold_start", "overhead", "context", "memory", "scale")
 #: (full, --quick) settings per section.
 RUNS = {
-    "cold_start": (15, 5),
+    "cold_start": (21, 5),
     "overhead": (600, 100),
     "memory": (1000, 1000),
     "scale": (((50, 100, 250, 500), 25), ((50, 250, 500), 5)),  # three sizes at least: a line

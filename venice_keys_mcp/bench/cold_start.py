@@ -1,13 +1,19 @@
 """Cold start: spawn to the answer of `tools/list`, ours against a one-tool `MCPServer`.
 
-This is what a host waits for at every session before the agent can see a tool. The
-two servers are started alternately (ABBA...), so drift on a shared machine falls on
-both sides alike; the first run of each is a discarded warm-up (bytecode, page cache).
+This is what a host waits for at every session before the agent can see a tool. Each
+run starts the two servers at the same moment, one thread each (as a host starts the
+servers it is configured with), which spawn first alternating: this machine's speed
+drifts by a fifth from one second to the next, and started one after the other (ABBA)
+the two medians could fall on different sides of a drift (ratios of 1.03 and 1.17 in two
+runs of the same code). Side by side, both feel the same moment; a run of our server
+against itself measured 0.98. The first run of each is a discarded warm-up (bytecode,
+page cache).
 """
 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +39,29 @@ def time_to_tools_list(argv: Sequence[str], env: Mapping[str, str]) -> tuple[flo
     return elapsed, cpu, len(tools)
 
 
+def _side_by_side(
+    sides: Mapping[str, Sequence[str]], order: Sequence[str], env: Mapping[str, str]
+) -> dict[str, tuple[float, float | None, int]]:
+    """One run of each server, started together (in `order`); a failure on either side is raised."""
+    results: dict[str, tuple[float, float | None, int]] = {}
+    failures: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            results[name] = time_to_tools_list(sides[name], env)
+        except BaseException as exc:  # raised below, in the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,), name=f"cold-start-{name}") for name in order]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
 def measure_cold_start(runs: int, workdir: Path) -> dict[str, Any]:
     ours, described = server_command("--sandbox")
     sides = {"ours": ours, "baseline": minimal_command()}
@@ -44,8 +73,7 @@ def measure_cold_start(runs: int, workdir: Path) -> dict[str, Any]:
         time_to_tools_list(argv, env)
     for i in range(runs):
         order = list(sides) if i % 2 == 0 else list(reversed(sides))
-        for name in order:
-            elapsed, used, tool_counts[name] = time_to_tools_list(sides[name], env)
+        for name, (elapsed, used, tool_counts[name]) in _side_by_side(sides, order, env).items():
             times[name].append(elapsed)
             if used is not None:
                 cpu[name].append(used)
