@@ -146,7 +146,8 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
     """Schemas come from tools/published.py; argument and output models wait for the first call."""
     script = textwrap.dedent(
         f"""
-        import asyncio, json
+        import asyncio, inspect, json
+        from typing import get_args
         import pydantic.json_schema
         from mcp import Client
 
@@ -159,7 +160,7 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
 
         from venice_keys_mcp.server import build_server
         from venice_keys_mcp.settings import Settings
-        from venice_keys_mcp.tools import keys, views
+        from venice_keys_mcp.tools import views
 
         server = build_server(Settings(
             sandbox=True,
@@ -174,9 +175,15 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
 
         listed = asyncio.run(listing())
         built = [t.name for t in tools if t.fn_metadata.arg_model.__pydantic_complete__]
-        outputs = (keys.KeyList, views.KeyLine, views.KeyDetail)
+        outputs, todo = [], [views.Output]
+        while todo:
+            outputs.append(todo.pop())
+            todo += outputs[-1].__subclasses__()
         built += [m.__name__ for m in outputs if m.__pydantic_complete__]
-        print(json.dumps({{"listed": listed, "schemas_generated": len(generated), "built": built}}))
+        declared = [get_args(inspect.signature(t.fn, eval_str=True).return_annotation)[1] for t in tools]
+        not_output = [m.__name__ for m in declared if not issubclass(m, views.Output)]
+        print(json.dumps({{"listed": listed, "schemas_generated": len(generated), "built": built,
+                          "outputs": len(outputs), "not_output": not_output}}))
         """
     )
     run = subprocess.run(
@@ -185,7 +192,8 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
     result = json.loads(run.stdout.splitlines()[-1])
     assert result["listed"] == 9
     assert result["schemas_generated"] == 0, "start-up derived a JSON schema: is tools/published.py stale?"
-    assert result["built"] == []
+    assert result["built"] == [] and result["outputs"] > 10
+    assert result["not_output"] == []  # every tool's output model waits for first use
 
 
 #: Text on both sides of the shortcut's line: single-spaced printable ASCII (taken), and text

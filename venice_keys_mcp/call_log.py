@@ -5,12 +5,15 @@ caller's business), and the log's scrubbing filter still sees every line.
 
 A transport that writes answers itself (`stdio.py`) holds the lines until the answer
 they describe is written (`held_lines`): writing a log record costs a tenth of a tool
-call, and the agent need not wait for it. Elsewhere a line is written at once.
+call, and the agent need not wait for it. A call that raised (cancelled, say) may get no
+answer to wait for, so its line goes out at once, after any held before it; so does
+every line outside such a transport.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -36,9 +39,15 @@ class LogCalls:
         try:
             out = await call_next(ctx)
         except BaseException as exc:
-            _line("tools/call %s: failed (%s) in %.0f ms", name, type(exc).__name__, _ms(started))
+            if (held := _held.get()) is not None:
+                held.flush()  # keep the order
+            log.info("tools/call %s: failed (%s) in %.0f ms", name, type(exc).__name__, _ms(started))
             raise
-        _line("tools/call %s: %s in %.0f ms", name, outcome(out), _ms(started))
+        line = ("tools/call %s: %s in %.0f ms", name, outcome(out), _ms(started))
+        if (held := _held.get()) is None:
+            log.info(*line)
+        else:
+            held.pending.append(line)
         return out
 
 
@@ -53,27 +62,21 @@ class HeldLines:
             log.info(*self.pending.popleft())
 
 
-_held: HeldLines | None = None
+#: The serving transport's held lines, seen by the requests it starts (a context variable, so
+#: another server in the same process keeps its own).
+_held: contextvars.ContextVar[HeldLines | None] = contextvars.ContextVar("held_call_lines", default=None)
 
 
 @contextlib.contextmanager
 def held_lines() -> Iterator[HeldLines]:
     """While a transport serves, lines wait for its `flush` after each answer; all are out at the end."""
-    global _held
-    previous, _held = _held, HeldLines()
-    held = _held
+    held = HeldLines()
+    token = _held.set(held)
     try:
         yield held
     finally:
-        _held = previous
+        _held.reset(token)
         held.flush()
-
-
-def _line(*args: Any) -> None:
-    if _held is None:
-        log.info(*args)
-    else:
-        _held.pending.append(args)
 
 
 def outcome(out: Any) -> str:

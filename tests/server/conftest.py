@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from mcp.server.mcpserver import MCPServer
@@ -33,9 +34,38 @@ def make_server(tmp_path: Path) -> Callable[..., MCPServer]:
             "audit_log": tmp_path / "audit.jsonl",
         }
         values.update(overrides)
-        return build_server(Settings(**values))
+        server = build_server(Settings(**values))
+        server.middleware.insert(0, CheckOutputs(server))
+        return server
 
     return make
+
+
+class CheckOutputs:
+    """Every tool result these tests see is checked against the tool's declared output model.
+
+    The server does not validate results a second time (see `tools/registration.py`), and
+    the published output schemas only name their fields, so this is where a tool that
+    answers with the wrong model, or a field its model lacks, is caught.
+    """
+
+    def __init__(self, server: MCPServer) -> None:
+        self.server = server
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        out = await call_next(ctx)
+        if getattr(ctx, "method", None) != "tools/call" or not isinstance(out, dict) or out.get("isError"):
+            return out  # at this depth a result is the wire's dict
+        tool = self.server._tool_manager.get_tool((getattr(ctx, "params", None) or {}).get("name"))
+        structured = out.get("structuredContent")
+        if tool is not None and out.get("resultType") != "input_required":
+            assert structured is not None, f"{tool.name} answered without structuredContent"
+            declared = inspect.signature(tool.fn, eval_str=True).return_annotation
+            model = get_args(declared)[1]  # Annotated[CallToolResult, Model]
+            model.model_validate(structured)
+            extra = set(structured) - {f.alias or name for name, f in model.model_fields.items()}
+            assert not extra, f"{tool.name} answered fields its model {model.__name__} lacks: {extra}"
+        return out
 
 
 @pytest.fixture

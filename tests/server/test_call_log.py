@@ -85,3 +85,41 @@ async def test_a_transport_holds_each_line_until_it_flushes_and_loses_none(caplo
     assert len(caplog.records) == 3
     await calls(ctx, answer)  # no transport holding lines: written at once
     assert len(caplog.records) == 4
+
+
+async def test_the_line_follows_its_answer_while_the_session_is_open(tmp_path: Path) -> None:
+    """Held lines go out after each answer, not only when the server stops."""
+    import anyio
+
+    env = server_env(tmp_path)
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("wb") as errlog:
+        transport = stdio_client(stdio_params("--sandbox", env=env), errlog=errlog)  # type: ignore[arg-type]
+        async with Client(transport, mode="legacy") as c:
+            assert not (await c.call_tool("list_keys", {})).is_error
+            with anyio.fail_after(10):
+                while "tools/call list_keys: ok" not in stderr_path.read_text():
+                    await anyio.sleep(0.02)
+
+
+async def test_a_call_that_raises_is_logged_at_once_after_the_lines_held_before_it(caplog) -> None:
+    """A cancelled call may never be answered: its line must not wait for an answer."""
+    from types import SimpleNamespace
+
+    from venice_keys_mcp.call_log import LogCalls, held_lines
+
+    async def answer(ctx: object) -> dict[str, object]:
+        return {"structuredContent": {"status": "ok"}}
+
+    async def cancelled(ctx: object) -> dict[str, object]:
+        raise RuntimeError("stopped before any answer")
+
+    calls = LogCalls()
+    caplog.set_level("INFO", logger="venice_keys_mcp.calls")
+    with held_lines():
+        await calls(SimpleNamespace(method="tools/call", params={"name": "list_keys"}), answer)
+        with pytest.raises(RuntimeError):
+            await calls(SimpleNamespace(method="tools/call", params={"name": "revoke_key"}), cancelled)
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 2 and "list_keys: ok" in messages[0]
+        assert "revoke_key: failed (RuntimeError)" in messages[1]

@@ -362,5 +362,9 @@ def test_ctrl_c_stops_the_stdio_server_with_130_and_no_traceback(tmp_path):
         finally:
             stop(process)
         stderr = os.pread(err.fileno(), 1 << 20, 0).decode()
-    assert process.returncode == 130 and out == b""
+    # 130, or killed by SIGINT (the convention for a program stopped by Ctrl-C, which Python
+    # follows for a KeyboardInterrupt it sees unhandled): a shell shows both as 130. A signal
+    # sent the moment the banner is out ends the second way about one run in twenty here,
+    # before the event loop takes over Ctrl-C, with no traceback and no line of ours.
+    assert process.returncode in (130, -signal.SIGINT) and out == b""
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr

@@ -22,6 +22,7 @@ from venice_keys_mcp.runtime import build_runtime
 from venice_keys_mcp.server import build_server, collect_tools
 from venice_keys_mcp.settings import Settings
 from venice_keys_mcp.tools import published, registration
+from venice_keys_mcp.tools.common import READ_ONLY
 from venice_keys_mcp.tools.registration import derived_tool, prebuilt_tool
 
 pytestmark = pytest.mark.anyio
@@ -67,7 +68,11 @@ def test_prebuilt_tools_match_the_sdk_derivation_field_by_field(tmp_path):
             assert getattr(fast, field) == getattr(slow, field), (spec.name, field)
         assert fast.output_schema == slow.output_schema, spec.name
         assert fast.resolved_params.keys() == slow.resolved_params.keys(), spec.name
-        assert len(fast.resolver_plans) == len(slow.resolver_plans), spec.name
+        assert fast.resolver_plans.keys() == slow.resolver_plans.keys(), spec.name
+        for key, plan in fast.resolver_plans.items():
+            other = slow.resolver_plans[key]
+            assert (plan.fn, plan.is_async, plan.wire_key) == (other.fn, other.is_async, other.wire_key)
+            assert plan.params.keys() == other.params.keys(), spec.name
         # Same argument model as the SDK's `func_metadata`: same fields, constraints, defaults.
         skip = [*slow.resolved_params, *([slow.context_kwarg] if slow.context_kwarg else [])]
         sdk_model = func_metadata(spec.fn, skip_names=skip, structured_output=False).arg_model
@@ -129,3 +134,37 @@ async def test_a_schema_edit_changes_the_source_hash(tmp_path, monkeypatch):
     views.write_text(views.read_text(encoding="utf-8").replace("last6: str", "last6: int"), encoding="utf-8")
     assert registration.source_hash() != published.SOURCE_HASH
     assert registration.published_schemas() is None
+
+
+async def _odd(a, json: int = 3, b: str = "x", schema=None) -> None:  # type: ignore[no-untyped-def]
+    """No annotation on two, and names that shadow `BaseModel` methods."""
+
+
+def test_argument_model_is_the_sdks_for_odd_signatures_too():
+    sdk = func_metadata(_odd, structured_output=False).arg_model
+    ours = registration.argument_model(_odd, set())
+    assert ours.model_json_schema(by_alias=True) == sdk.model_json_schema(by_alias=True)
+    args = {"a": [1], "json": 4}
+    assert ours.model_validate(args).model_dump_one_level() == sdk.model_validate(args).model_dump_one_level()
+
+
+def test_a_failure_building_from_the_file_falls_back_to_deriving(tmp_path, monkeypatch, caplog):
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("published.py does not fit")
+
+    monkeypatch.setattr(registration, "prebuilt_tool", broken)
+    settings = _settings(tmp_path)
+    tools = collect_tools(settings, build_runtime(settings)).build()
+    assert [t.name for t in tools] == list(published.SCHEMAS)
+    assert [t.parameters for t in tools] == [published.SCHEMAS[t.name][0] for t in tools]
+    assert "deriving them" in caplog.text
+
+
+def test_two_tools_cannot_share_a_name():
+    box = registration.Toolbox()
+
+    async def list_keys() -> None: ...
+
+    box.add(title="a", annotations=READ_ONLY)(list_keys)
+    with pytest.raises(ValueError, match="two tools are named 'list_keys'"):
+        box.add(title="b", annotations=READ_ONLY)(list_keys)

@@ -6,8 +6,10 @@ servers it is configured with), which spawn first alternating: this machine's sp
 drifts by a fifth from one second to the next, and started one after the other (ABBA)
 the two medians could fall on different sides of a drift (ratios of 1.03 and 1.17 in two
 runs of the same code). Side by side, both feel the same moment; a run of our server
-against itself measured 0.98. The first run of each is a discarded warm-up (bytecode,
-page cache).
+against itself measured 0.98. But once the baseline is done, ours may have a CPU to itself
+on a busy machine, which flatters its wall time, so the target holds only if the ratio of
+CPU time to `tools/list` (which does not grow while waiting for a CPU) meets it too. The
+first run of each is a discarded warm-up (bytecode, page cache).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def measure_cold_start(runs: int, workdir: Path) -> dict[str, Any]:
                 cpu[name].append(used)
     ratio = statistics.median(times["ours"]) / statistics.median(times["baseline"])
     pairs = [o / b for o, b in zip(times["ours"], times["baseline"], strict=True)]
+    cpu_ratio = statistics.median(cpu["ours"]) / statistics.median(cpu["baseline"]) if cpu["ours"] else None
     return {
         "command": described,
         "baseline_command": "python venice_keys_mcp/bench/minimal_server.py (one tool)",
@@ -87,10 +90,10 @@ def measure_cold_start(runs: int, workdir: Path) -> dict[str, Any]:
         "baseline": summary(times["baseline"]),
         "ratio": ratio,
         "paired_ratio_median": statistics.median(pairs),
-        "cpu_ratio": statistics.median(cpu["ours"]) / statistics.median(cpu["baseline"])
-        if cpu["ours"]
-        else None,
+        "cpu_ratio": cpu_ratio,
         "cpu_seconds": {name: summary(values) for name, values in cpu.items() if values},
         "target": TARGET_RATIO,
-        "met": ratio <= TARGET_RATIO,
+        # Both: started together on a busy machine, ours could have a CPU to itself once the
+        # baseline is done, which flatters the wall ratio; CPU time does not wait for a CPU.
+        "met": ratio <= TARGET_RATIO and (cpu_ratio is None or cpu_ratio <= TARGET_RATIO),
     }

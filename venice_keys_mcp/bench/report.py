@@ -52,8 +52,8 @@ def render(results: dict[str, Any]) -> str:
                         f"{c['ours']['median']:.3f} s",
                         f"{c['baseline']['median']:.3f} s",
                         f"ratio {cold['cpu_ratio']:.3f}",
-                        "-",
-                        "",
+                        f"<= {cold['target']}",
+                        _ok(cold["cpu_ratio"] <= cold["target"]),
                     ]
                 )
             )

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '3e2c62d4555cc89259bebf3775f4f30d578a72079c405892e714b24c7991f0fe'
+SOURCE_HASH = 'e8cd05353a63ea5bcfaeeae2175366aec91e0ce4545d0258c21cb506d4808cbc'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},

@@ -9,13 +9,18 @@ way (`Tool.from_function`, then `compact_schema`), into `published.py`, with a h
 the source they were derived from. At start-up a tool is built from that file and its
 argument model is left to build on first call (`defer_build`).
 
-If the source changed since (a checkout being edited), every tool is derived as before:
-a stale file costs time, never a wrong schema. `tests/server/test_published_schemas.py`
-checks the file against a fresh derivation, and CI runs `sync_tool_schemas.py --check`.
+If the source changed since (a checkout being edited; hashing it costs about 2 ms), or
+building from the file fails at all, every tool is derived as before: a stale file costs
+time, never a wrong schema. The hash leaves out the SDK's and pydantic's versions on
+purpose: the schemas describe our signatures, the argument model is always built by the
+installed pydantic, and `tests/server/test_published_schemas.py` compares both with what
+the installed SDK derives (CI installs the newest versions allowed). CI also runs
+`sync_tool_schemas.py --check`.
 
 Results are not validated again by the SDK (`output_model` is None): every tool builds
-its `structuredContent` by dumping the output model itself (`common.result`), and the
-SDK's client, used throughout the tests, checks each one against the published schema.
+its `structuredContent` by dumping its output model (`common.result`), so the SDK only
+re-checked what pydantic had just written. The tests check each result against the
+tool's declared output model instead (`tests/server/conftest.py`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from venice_keys_mcp.tools.common import compact_schema
 
@@ -63,9 +68,10 @@ def published_schemas() -> dict[str, tuple[dict[str, Any], dict[str, Any] | None
         from venice_keys_mcp.tools import published
 
         current = source_hash()
-    except (ImportError, OSError):  # no file yet, or the source cannot be read: derive
+        stale = current != published.SOURCE_HASH
+    except (ImportError, OSError, AttributeError):  # no file, a source unreadable, no hash: derive
         return None
-    if current != published.SOURCE_HASH:
+    if stale:
         log.debug("tools/published.py is older than the tool source: deriving schemas")
         return None
     return published.SCHEMAS
@@ -90,6 +96,8 @@ class Toolbox:
 
     def add(self, *, title: str, annotations: ToolAnnotations) -> Callable[[F], F]:
         def decorator(fn: F) -> F:
+            if any(spec.name == fn.__name__ for spec in self.specs):
+                raise ValueError(f"two tools are named {fn.__name__!r}")
             self.specs.append(ToolSpec(fn, title, annotations))
             return fn
 
@@ -97,9 +105,12 @@ class Toolbox:
 
     def build(self) -> list[Tool]:
         schemas = published_schemas()
-        if schemas is None or any(spec.name not in schemas for spec in self.specs):
-            return [derived_tool(spec) for spec in self.specs]
-        return [prebuilt_tool(spec, *schemas[spec.name]) for spec in self.specs]
+        if schemas is not None and all(spec.name in schemas for spec in self.specs):
+            try:
+                return [prebuilt_tool(spec, *schemas[spec.name]) for spec in self.specs]
+            except Exception:  # whatever went wrong, the SDK's own way still works
+                log.warning("could not build the tools from tools/published.py; deriving them", exc_info=True)
+        return [derived_tool(spec) for spec in self.specs]
 
 
 def derived_tool(spec: ToolSpec) -> Tool:
@@ -151,12 +162,14 @@ def argument_model(fn: Callable[..., Any], skip: set[str]) -> type[ArgModelBase]
     for param in inspect.signature(fn, eval_str=True).parameters.values():
         if param.name in skip:
             continue
-        if param.annotation is inspect.Parameter.empty:
-            raise TypeError(f"{fn.__name__}: parameter {param.name!r} has no type annotation")
         name, extra = param.name, {}
         if callable(getattr(BaseModel, name, None)):
             name, extra = f"field_{name}", {"alias": name}
-        annotation = Annotated[param.annotation, Field(**extra)] if extra else param.annotation
+        if param.annotation is inspect.Parameter.empty:  # as the SDK: any value, listed as a string
+            listed = WithJsonSchema({"title": param.name, "type": "string"})
+            annotation: Any = Annotated[Any, listed, Field(**extra)]
+        else:
+            annotation = Annotated[param.annotation, Field(**extra)] if extra else param.annotation
         fields[name] = annotation if param.default is inspect.Parameter.empty else (annotation, param.default)
     return create_model(f"{fn.__name__}Arguments", __base__=_DeferredArgs, **fields)
 
