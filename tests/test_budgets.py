@@ -10,6 +10,8 @@ these tests keep what can be checked exactly from regressing between benchmark r
 - what a list entry leaves out to stay small, and that `get_key` still shows it;
 - that start-up imports neither the HTTP client layer nor the benchmark, and builds no
   HTTP client (the client is built on first use); with `--sandbox`, nor the sandbox's app;
+- that start-up to `tools/list` derives no JSON schema and builds no argument or output
+  model (the schemas come from `tools/published.py`);
 - that `clean_untrusted`'s shortcut for already-clean text gives what full cleaning gives.
 """
 
