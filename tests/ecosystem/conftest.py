@@ -7,7 +7,6 @@ tests run the very program a newcomer would, in whichever venv runs the suite.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from tests.support.scripts import load_script
 from venice_keys_mcp.server import build_server
 from venice_keys_mcp.settings import Settings
 
@@ -30,15 +30,6 @@ CI_RUN = REPO / ".ci" / "run"
 BIN = Path(sys.executable).parent
 SERVER_EXE = BIN / "venice-keys-mcp"
 RUN_TIMEOUT = 30.0
-
-
-def load_script(name: str) -> ModuleType:
-    """Import `scripts/<name>.py` by path (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"_scripts_{name}", REPO / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -8,16 +8,15 @@ the SDK's, and that a stale file is never served.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from mcp import Client
 from mcp.server.mcpserver.utilities.func_metadata import func_metadata
 
+from tests.support.scripts import load_script
 from venice_keys_mcp.runtime import build_runtime
 from venice_keys_mcp.server import build_server, collect_tools
 from venice_keys_mcp.settings import Settings
@@ -26,16 +25,6 @@ from venice_keys_mcp.tools.common import READ_ONLY
 from venice_keys_mcp.tools.registration import derived_tool, prebuilt_tool
 
 pytestmark = pytest.mark.anyio
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _script() -> ModuleType:
-    path = REPO / "scripts" / "sync_tool_schemas.py"
-    spec = importlib.util.spec_from_file_location("_scripts_sync_tool_schemas", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _settings(tmp_path: Path, **extra: Any) -> Settings:
@@ -49,7 +38,7 @@ def _specs(tmp_path: Path) -> list[registration.ToolSpec]:
 
 
 def test_published_file_is_what_the_code_derives_now():
-    script = _script()
+    script = load_script("sync_tool_schemas")
     assert script.PUBLISHED.read_text(encoding="utf-8") == script.expected_text(), (
         "tools/published.py is stale; run: python scripts/sync_tool_schemas.py --write"
     )

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'e8cd05353a63ea5bcfaeeae2175366aec91e0ce4545d0258c21cb506d4808cbc'
+SOURCE_HASH = 'ce9aa1386264f1bfb718a762d8903ffeab0e40b69ba7f2e35433ff016d4e624d'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
