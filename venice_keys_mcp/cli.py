@@ -1,4 +1,4 @@
-"""Command line: `serve` (the default), `sandbox`, `doctor` and `audit verify`.
+"""Command line: `serve` (the default), `sandbox`, `doctor`, `approve` and `audit verify`.
 
 Imports are deferred to the command that needs them: an MCP host starts this server at
 every session, so start-up pays only for what serving needs.
@@ -65,9 +65,10 @@ def _serve_flags(p: argparse.ArgumentParser, default: Any) -> None:
     add("--port", type=int, default=default, help="HTTP port (default 8765; 0 picks a free one)")
     add(
         "--confirm",
-        choices=["auto", "elicit", "off"],
+        choices=["auto", "elicit", "agent", "off"],
         default=default,
-        help="confirmation mode (default auto)",
+        help="who approves risky actions: auto (a form, the approval card or the terminal; default), "
+        "elicit (forms only), agent (the agent relays a token: weaker), off",
     )
     add("--read-only", action="store_true", default=default, help="list only the read-only tools")
     add(
@@ -99,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument(
         "--sandbox", action="store_true", default=argparse.SUPPRESS, help="check the embedded sandbox"
     )
+    approve = sub.add_parser(
+        "approve", help="approve or decline what the agent asked for (pending approvals), on a terminal"
+    )
+    approve.add_argument(
+        "--sandbox", action="store_true", default=argparse.SUPPRESS, help="the sandbox's pending approvals"
+    )
     audit = sub.add_parser("audit", help="work with the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the audit log's hash chain")
@@ -122,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if settings is None:
             return EXIT_USAGE
+        if args.command == "approve":
+            return _approve(settings)
         if args.command == "doctor":
             from venice_keys_mcp.doctor import run_doctor
 
@@ -141,6 +150,31 @@ def _settings(args: argparse.Namespace) -> Settings | None:
     except SettingsError as exc:
         print(f"venice-keys-mcp: {exc}", file=sys.stderr, flush=True)
         return None
+
+
+def _approve(settings: Settings) -> int:
+    """The terminal channel: pending approvals, each decision recorded in the server's audit log."""
+    from venice_keys_mcp.approve import run_approve
+    from venice_keys_mcp.runtime import audit_path_for
+    from venice_keys_mcp.safety.audit import AuditError, AuditLog
+
+    log = AuditLog(audit_path_for(settings))
+
+    def record(approval: Any, outcome: str, user: str) -> None:
+        key_id = approval.call.get("key_id")
+        try:
+            log.append(
+                tool=approval.action,
+                key_id=key_id if isinstance(key_id, str) else None,
+                args=approval.call if approval.kind == "action" else {"key_id": key_id},
+                confirmation="terminal",
+                outcome=f"{outcome}_at_terminal" if outcome in {"approved", "declined"} else outcome,
+                detail=f"approval {approval.id}, by {user} at the terminal",
+            )
+        except AuditError as exc:
+            print(f"venice-keys-mcp approve: not recorded in the audit log: {exc}", file=sys.stderr)
+
+    return run_approve(settings, record=record)
 
 
 def _serve(settings: Settings) -> int:

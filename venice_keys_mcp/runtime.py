@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import platformdirs
 
+from venice_keys_mcp.safety.approvals import FileApprovalStore
 from venice_keys_mcp.safety.audit import AuditLog, default_audit_path
 from venice_keys_mcp.safety.policy import PolicySettings
 from venice_keys_mcp.safety.secrets import Scrubber, default_secrets_dir
@@ -43,6 +44,7 @@ class Runtime:
     policy: PolicySettings
     secrets_dir: Path
     signing_key: bytes
+    approvals: FileApprovalStore
     sandbox: SandboxState | None = None
     notes: list[str] = field(default_factory=list)
     _client: VeniceClient | None = field(default=None, init=False, repr=False)
@@ -72,6 +74,7 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
     """Wire the client (real API, loopback sandbox, or in-process sandbox) and the safety layer."""
     sandbox_state = None
     notes: list[str] = []
+    state_dir = state_folder(settings)
     if settings.sandbox:
         from venice_keys_mcp.sandbox import seeded_state
 
@@ -81,10 +84,9 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         )
         data_root = platformdirs.user_data_path(APP_NAME) / "sandbox"
         secrets_dir = settings.secrets_dir or data_root / "secrets"
-        audit_path = settings.audit_log or platformdirs.user_state_path(APP_NAME) / "sandbox-audit.jsonl"
     else:
         secrets_dir = settings.secrets_dir or default_secrets_dir()
-        audit_path = settings.audit_log or default_audit_path()
+    audit_path = audit_path_for(settings)
 
     signing_key, configured = load_signing_key(
         settings.signing_key.get_secret_value() if settings.signing_key else None
@@ -132,9 +134,26 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         policy=policy,
         secrets_dir=secrets_dir,
         signing_key=signing_key,
+        approvals=FileApprovalStore(state_dir / "approvals.json"),
         sandbox=sandbox_state,
         notes=notes,
     )
+
+
+def audit_path_for(settings: Settings) -> Path:
+    """The audit log this configuration writes to (the server and `approve` share it)."""
+    if settings.sandbox:
+        return settings.audit_log or platformdirs.user_state_path(APP_NAME) / "sandbox-audit.jsonl"
+    return settings.audit_log or default_audit_path()
+
+
+def state_folder(settings: Settings) -> Path:
+    """Where pending approvals live: the server and `venice-keys-mcp approve` must agree on it.
+
+    The sandbox keeps its own, so approving a demo action never touches the real account's.
+    """
+    root = settings.state_dir or platformdirs.user_state_path(APP_NAME)
+    return root / "sandbox" if settings.sandbox else root
 
 
 def _secret(value: str):  # -> SecretStr

@@ -23,7 +23,7 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 MIN_HTTP_TOKEN_CHARS = 16
 TOKEN_HINT = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
-ConfirmMode = Literal["auto", "elicit", "off"]
+ConfirmMode = Literal["auto", "elicit", "agent", "off"]
 Transport = Literal["stdio", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -39,6 +39,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "max_expiry_days": ("VENICE_KEYS_MAX_EXPIRY_DAYS",),
     "secrets_dir": ("VENICE_KEYS_SECRETS_DIR",),
     "audit_log": ("VENICE_KEYS_AUDIT_LOG",),
+    "state_dir": ("VENICE_KEYS_STATE_DIR",),
     "signing_key": ("VENICE_KEYS_SIGNING_KEY",),
     "http_token": ("VENICE_KEYS_HTTP_TOKEN",),
     "allowed_hosts": ("VENICE_KEYS_ALLOWED_HOSTS",),
@@ -78,8 +79,11 @@ class Settings(BaseModel):
     max_expiry_days: int | None = Field(default=None, ge=1)
     secrets_dir: Path | None = None
     audit_log: Path | None = None
+    state_dir: Path | None = None
     signing_key: SecretStr | None = None
     token_ttl: int = Field(default=300, ge=30, le=3600)
+    #: How long a person has to answer a pending approval (card or terminal).
+    approval_ttl: int = Field(default=600, ge=60, le=3600)
     timeout: float = Field(default=15.0, gt=0, le=300)
     log_level: LogLevel = "INFO"
 
@@ -207,10 +211,10 @@ def _parse(field: str, name: str, raw: str) -> Any:
             if field == "allowed_origins" and not entry.startswith(("http://", "https://")):
                 raise SettingsError(f"Invalid {name}: {entry!r} is not an origin; use e.g. https://{entry}.")
         return entries
-    if field == "confirm" and raw.lower() not in {"auto", "elicit", "off"}:
-        raise SettingsError(f"Invalid {name}={raw!r}: use auto, elicit or off.")
+    if field == "confirm" and raw.lower() not in {"auto", "elicit", "agent", "off"}:
+        raise SettingsError(f"Invalid {name}={raw!r}: use auto, elicit, agent or off.")
     if field in {"confirm", "log_level"}:
         return raw.lower() if field == "confirm" else raw.upper()
-    if field in {"secrets_dir", "audit_log"}:
+    if field in {"secrets_dir", "audit_log", "state_dir"}:
         return Path(raw).expanduser()
     return raw

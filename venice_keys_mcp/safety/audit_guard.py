@@ -71,7 +71,7 @@ class AuditGuard:
         problem = self.problem()
         if problem is not None:
             _log.error("refused %s: %s", params.get("name"), problem)
-            return _refusal(
+            return refusal(
                 ctx,
                 # Worded like every other tool error, so an agent reads it the same way.
                 f"Error executing tool {params.get('name')}: Refused, and nothing was changed: this change "
@@ -124,10 +124,10 @@ class ReadOnlyGuard:
             )
         except AuditError as exc:  # the refusal stands either way; nothing changed
             _log.error("read-only refusal of %s not recorded: %s", tool, exc)
-        return _refusal(ctx, READ_ONLY_REFUSAL.format(tool=tool))
+        return refusal(ctx, READ_ONLY_REFUSAL.format(tool=tool))
 
 
-def _refusal(ctx: Any, message: str) -> dict[str, Any]:
+def refusal(ctx: Any, message: str) -> dict[str, Any]:
     result: dict[str, Any] = {"content": [{"type": "text", "text": message}], "isError": True}
     if is_version_at_least(getattr(ctx, "protocol_version", None) or "", "2026-07-28"):
         result["resultType"] = "complete"

@@ -363,3 +363,26 @@ def default_secrets_dir() -> Path:
     if configured:
         return Path(configured).expanduser()
     return platformdirs.user_data_path("venice-keys-mcp") / "secrets"
+
+
+def read_delivered_secret(path: Path) -> str:
+    """The secret in a file `deliver_secret` wrote, for showing it to a person (card or terminal).
+
+    Opened without following links and only if it is a private file of this user, as it
+    was written: a file swapped for a link or loosened since is not read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            raise SecretDeliveryError(
+                f"{path} is no longer a private file of this user; not reading it", path
+            )
+        size = st.st_size
+        data = os.pread(fd, min(size, 65536), 0)
+    finally:
+        os.close(fd)
+    first = data.decode("utf-8", "replace").split("\n", 1)[0].strip()
+    if not first:
+        raise SecretDeliveryError(f"{path} holds no secret", path)
+    return first

@@ -18,7 +18,7 @@ from mcp_types import CallToolResult
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.tools.common import look_again, lost_answer, result, to_the_end
-from venice_keys_mcp.tools.delivery import deliver
+from venice_keys_mcp.tools.delivery import Reveal, deliver
 from venice_keys_mcp.tools.outcomes import CreateResult, failed, record
 from venice_keys_mcp.venice import (
     ApiKey,
@@ -41,7 +41,7 @@ async def make_key(
     args: dict[str, Any],
     method: str,
     send: Callable[[], Awaitable[CreatedKey]],
-    reveal: bool,
+    reveal: Reveal,
     listing_required: bool = True,
     match: dict[str, Any] | None = None,
 ) -> CallToolResult:

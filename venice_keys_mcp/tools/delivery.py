@@ -1,20 +1,45 @@
-"""Where a new key's secret goes: a 0600 file, the result only when asked, never nowhere.
+"""Where a new key's secret goes: a 0600 file, to the model only on a person's yes, never nowhere.
 
 Shared by `create_key` and `mint_web3_key`. If the secret cannot be delivered and was
 not revealed, the new key is revoked at once, so no key is left that nobody can use.
+
+A secret reaches the model only when a person approved it (`Reveal.show`). Otherwise it
+can still reach the person: on an Apps host the result offers the approval card's "show
+secret once" (a reveal approval whose nonce travels in `_meta`), and on any local host
+`venice-keys-mcp approve` prints it on the person's terminal.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from mcp_types import CallToolResult
 
 from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.safety.confirm import APPROVE_COMMAND, Channel, Confirmer
 from venice_keys_mcp.safety.result_scrub import allow_in_result
 from venice_keys_mcp.safety.secrets import SecretDeliveryError, deliver_secret
 from venice_keys_mcp.tools.common import result
 from venice_keys_mcp.tools.outcomes import CreateResult, record
 from venice_keys_mcp.venice import CreatedKey, VeniceError
 from venice_keys_mcp.venice.models import LimitsInput
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """What may happen to a new secret besides its file.
+
+    `show`: a person approved that the model sees it. `offer`: the channel through which the
+    person can see it instead (the card, or the terminal). `why_not`: why it was asked for and
+    not shown, for the result.
+    """
+
+    show: bool = False
+    offer: Channel | None = None
+    why_not: str = ""
+    confirmer: Confirmer | None = None
+
+
+NOTHING = Reveal()
 
 
 def limits_input(usd: float | None, diem: float | None) -> LimitsInput:
@@ -42,7 +67,7 @@ def new_key_fields(
 
 
 async def deliver(
-    rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, reveal: bool
+    rt: Runtime, tool: str, created: CreatedKey, args: dict[str, Any], method: str, reveal: Reveal
 ) -> CallToolResult:
     """Put the new secret where a person can get it; if nowhere, revoke the key (nothing orphaned)."""
     rt.scrubber.add(created.secret)
@@ -55,22 +80,48 @@ async def deliver(
             meta={"type": created.api_key_type, "description": created.description},
         )
     except SecretDeliveryError as exc:
-        if not reveal:
+        if not reveal.show:
             return await revoke_undeliverable(rt, tool, created, args, method, str(exc))
         failure = str(exc)
     else:
         failure = ""
+    message = f"Created {created.api_key_type} key …{created.last6}" + (
+        f"; secret saved to {path} (mode 0600)" if path else f"; saving the secret failed ({failure})"
+    )
+    if reveal.show:
+        message += "; the secret is in this result: it will not be shown again."
+    elif reveal.why_not:
+        message += f". The secret was not shown here: {reveal.why_not}."
+    else:
+        message += "."
+    meta = None
+    if not reveal.show and reveal.offer and reveal.confirmer and path:
+        pending = reveal.confirmer.request(
+            action=tool,
+            args={"key_id": created.id},
+            call={"key_id": created.id},
+            summary=[f"Show the secret of the new {created.api_key_type} key …{created.last6} to you, once"],
+            channel=reveal.offer,
+            kind="reveal",
+            secret_file=str(path),
+        )
+        meta = pending.meta()
+        if reveal.offer == "app":
+            message += " The person can see it once in the approval card (Show secret)."
+        else:
+            message += (
+                f" The person can see it on their terminal with `{APPROVE_COMMAND}` "
+                f"(approval {pending.approval.id})."
+            )
     out = CreateResult(
         status="created",
         id=created.id,
         last6=created.last6,
         key_type=created.api_key_type,
         secret_file=str(path) if path else None,
-        message=f"Created {created.api_key_type} key …{created.last6}"
-        + (f"; secret saved to {path} (mode 0600)" if path else f"; saving the secret failed ({failure})")
-        + ("; the secret is in this result: it will not be shown again." if reveal else "."),
+        message=message,
     )
-    if reveal:
+    if reveal.show:
         allow_in_result(created.secret)
         out.secret = created.secret
     record(
@@ -80,9 +131,12 @@ async def deliver(
         args=args,
         method=method,
         outcome="created",
-        detail=f"secret_file={path}" if path else "secret revealed inline only",
+        detail=(f"secret_file={path}" if path else "secret revealed inline only")
+        + ("; secret shown to the model" if reveal.show else ""),
     )
-    return result(out, out.message + (f"\nsecret: {created.secret}" if reveal else ""))
+    res = result(out, out.message + (f"\nsecret: {created.secret}" if reveal.show else ""))
+    res.meta = meta
+    return res
 
 
 async def revoke_undeliverable(

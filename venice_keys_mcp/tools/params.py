@@ -19,6 +19,9 @@ Expiry = Annotated[
 ]
 Reveal = Annotated[bool, Field(description="Also return it")]
 Token = Annotated[str | None, Field(description="Only once the user approved")]
+ApprovalId = Annotated[
+    str | None, Field(max_length=64, description="From awaiting_approval, once the person approved")
+]
 
 
 def parse_expiry(value: str | None) -> datetime | None:

@@ -16,6 +16,7 @@ from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate, name_key
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import UNSET, PolicyRefusal, check_update, describe_widening
+from venice_keys_mcp.tools.approval import WITH_CARD, Actions
 from venice_keys_mcp.tools.common import (
     UPDATE,
     checked_expiry,
@@ -27,7 +28,15 @@ from venice_keys_mcp.tools.common import (
 )
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import PatchResult, Preview, failed, not_done, record
-from venice_keys_mcp.tools.params import SET_EXPIRES_PATTERN, Limit, Period, Privacy, Token, parse_expiry
+from venice_keys_mcp.tools.params import (
+    SET_EXPIRES_PATTERN,
+    ApprovalId,
+    Limit,
+    Period,
+    Privacy,
+    Token,
+    parse_expiry,
+)
 from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import key_line, now_utc, render_line
 from venice_keys_mcp.venice import ApiKey, MalformedResponse, OutcomeUnknown, UpdateKeyRequest, VeniceError
@@ -157,7 +166,7 @@ def _was(field: str, k: ApiKey) -> str:
     return "none" if v is None else str(v)
 
 
-def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
+def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions) -> None:
     def vet(key: ApiKey, new: dict[str, Any]) -> list[str]:
         """Policy first (may refuse), then what widens (needs confirmation)."""
         after = after_values(new)
@@ -185,6 +194,7 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
         model_privacy: str | None,
         expires_at: str | None,
         remove: list[str],
+        approval_id: str | None,
         confirmation_token: str | None,
         ctx: Context[Any, Any],
     ) -> Gate | Elicit[ApproveForm]:
@@ -213,12 +223,13 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
             ctx,
             action=ACTION,
             args=args,
+            approval_id=approval_id,
             token=confirmation_token,
             message=form_message(new, key),
             form=ApproveForm,
         )
 
-    @tools.add(title="Update key", annotations=UPDATE)
+    @tools.add(title="Update key", annotations=UPDATE, meta=WITH_CARD)
     @venice_errors
     async def patch_key(
         key_id: KeyId,
@@ -230,9 +241,10 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
         model_privacy: Privacy | None = None,
         expires_at: Annotated[str | None, Field(pattern=SET_EXPIRES_PATTERN)] = None,
         remove: Annotated[list[Removable], Field(max_length=3, description="Caps or expiry to clear")] = [],  # noqa: B006
+        approval_id: ApprovalId = None,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, PatchResult]:
-        """Change a key; omitted fields stay. Widening caps, expiry or privacy needs the user's approval."""
+        """Change a key; omitted fields stay. Widening caps, expiry or privacy needs the person's approval."""
         args: dict[str, Any] = dict(
             key_id=key_id,
             description=description,
@@ -246,7 +258,9 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
         new = planned(args)
         key = await rt.client.get_key(key_id)
         changes = describe(new, key)
-        decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
+        decision = confirmer.settle(
+            confirmation, action=ACTION, args=args, approval_id=approval_id, token=confirmation_token
+        )
         if not decision.go:
             preview = Preview(action="update", key=key_line(key), changes=marked_changes(new, key))
             make = functools.partial(PatchResult, changes=changes)
@@ -259,35 +273,58 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
                 preview=preview,
                 make=make,
                 verb="changed",
+                confirmer=confirmer,
             )
-        with to_the_end():  # sent: finish, record and answer whatever happens to the caller
-            try:
-                updated = await rt.client.update_key(_request(key_id, new))
-            except (OutcomeUnknown, MalformedResponse) as exc:
-                # Sent, answer lost or unreadable: read the key back, never resend.
-                return await _reconcile(rt, key_id, args, new, changes, decision.method, exc)
-            except VeniceError as exc:
-                raise failed(
-                    rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="changed"
-                ) from None
-            record(
-                rt,
-                tool=ACTION,
-                key_id=key_id,
-                args=args,
-                method=decision.method,
-                outcome="updated",
-                detail="; ".join(changes),
-            )
-            line = key_line(updated)
-            out = PatchResult(
-                status="updated",
-                key_id=key_id,
-                changes=changes,
-                key=line,
-                message=f"Updated key …{updated.last6}: " + "; ".join(changes),
-            )
-            return result(out, out.message + "\n" + render_line(line))
+        return await _apply(rt, key_id, args, new, changes, decision.method)
+
+    async def approved(call: dict[str, Any], method: str) -> CallToolResult:
+        """What the approval card runs once the person approved: the same patch, policy checked afresh."""
+        args = dict(call)
+        new = planned(args)
+        key = await rt.client.get_key(args["key_id"])
+        try:
+            vet(key, new)
+        except PolicyRefusal as exc:
+            record(rt, tool=ACTION, key_id=args["key_id"], args=args, method="policy", outcome="refused",
+                   detail=str(exc))  # fmt: skip
+            raise ToolError(str(exc)) from None
+        return await _apply(rt, args["key_id"], args, new, describe(new, key), method)
+
+    actions.add(ACTION, approved)
+
+
+async def _apply(
+    rt: Runtime, key_id: str, args: dict[str, Any], new: dict[str, Any], changes: list[str], method: str
+) -> CallToolResult:
+    """Send the update once, finish whatever happens to the caller, record and answer."""
+    with to_the_end():  # sent: finish, record and answer whatever happens to the caller
+        try:
+            updated = await rt.client.update_key(_request(key_id, new))
+        except (OutcomeUnknown, MalformedResponse) as exc:
+            # Sent, answer lost or unreadable: read the key back, never resend.
+            return await _reconcile(rt, key_id, args, new, changes, method, exc)
+        except VeniceError as exc:
+            raise failed(
+                rt, exc, tool=ACTION, key_id=key_id, args=args, method=method, verb="changed"
+            ) from None
+        record(
+            rt,
+            tool=ACTION,
+            key_id=key_id,
+            args=args,
+            method=method,
+            outcome="updated",
+            detail="; ".join(changes),
+        )
+        line = key_line(updated)
+        out = PatchResult(
+            status="updated",
+            key_id=key_id,
+            changes=changes,
+            key=line,
+            message=f"Updated key …{updated.last6}: " + "; ".join(changes),
+        )
+        return result(out, out.message + "\n" + render_line(line))
 
 
 def _request(key_id: str, new: dict[str, Any]) -> UpdateKeyRequest:

@@ -82,6 +82,7 @@ class ToolSpec:
     fn: Callable[..., Any]
     title: str
     annotations: ToolAnnotations
+    meta: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -94,11 +95,15 @@ class Toolbox:
     def __init__(self) -> None:
         self.specs: list[ToolSpec] = []
 
-    def add(self, *, title: str, annotations: ToolAnnotations) -> Callable[[F], F]:
+    def add(
+        self, *, title: str, annotations: ToolAnnotations, meta: dict[str, Any] | None = None
+    ) -> Callable[[F], F]:
+        """Collect a tool; `meta` is its `_meta` (the approval card's binding, app-only visibility)."""
+
         def decorator(fn: F) -> F:
             if any(spec.name == fn.__name__ for spec in self.specs):
                 raise ValueError(f"two tools are named {fn.__name__!r}")
-            self.specs.append(ToolSpec(fn, title, annotations))
+            self.specs.append(ToolSpec(fn, title, annotations, meta))
             return fn
 
         return decorator
@@ -115,7 +120,7 @@ class Toolbox:
 
 def derived_tool(spec: ToolSpec) -> Tool:
     """The SDK's own registration, schemas compacted: the source of truth for `published.py`."""
-    tool = Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations)
+    tool = Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations, meta=spec.meta)
     tool.description = inspect.cleandoc(tool.description)
     tool.parameters = compact_schema(tool.parameters)
     meta = tool.fn_metadata
@@ -145,6 +150,7 @@ def prebuilt_tool(spec: ToolSpec, parameters: dict[str, Any], output_schema: dic
         resolved_params=dict(resolved),
         resolver_plans=build_resolver_plans(resolved, names),
         annotations=spec.annotations,
+        meta=spec.meta,
     )
 
 
@@ -172,4 +178,3 @@ def argument_model(fn: Callable[..., Any], skip: set[str]) -> type[ArgModelBase]
             annotation = Annotated[param.annotation, Field(**extra)] if extra else param.annotation
         fields[name] = annotation if param.default is inspect.Parameter.empty else (annotation, param.default)
     return create_model(f"{fn.__name__}Arguments", __base__=_DeferredArgs, **fields)
-

@@ -10,6 +10,7 @@ from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.confirm import Confirmer, Gate, RevokeForm
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
+from venice_keys_mcp.tools.approval import WITH_CARD, Actions
 from venice_keys_mcp.tools.common import (
     DESTRUCTIVE,
     look_again,
@@ -20,7 +21,7 @@ from venice_keys_mcp.tools.common import (
 )
 from venice_keys_mcp.tools.keys import KeyId
 from venice_keys_mcp.tools.outcomes import Preview, WriteResult, failed, not_done, record
-from venice_keys_mcp.tools.params import Token
+from venice_keys_mcp.tools.params import ApprovalId, Token
 from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import KeyLine, key_line, render_line
 from venice_keys_mcp.venice import ApiKey, KeyNotFound, MalformedResponse, OutcomeUnknown, VeniceError
@@ -42,10 +43,10 @@ def revoke_message(line: KeyLine) -> str:
     )
 
 
-def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
+def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions) -> None:
     @venice_errors
     async def gate(
-        key_id: str, confirmation_token: str | None, ctx: Context[Any, Any]
+        key_id: str, approval_id: str | None, confirmation_token: str | None, ctx: Context[Any, Any]
     ) -> Gate | Elicit[RevokeForm]:
         try:
             key = await rt.client.get_key(key_id)
@@ -59,28 +60,32 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
             ctx,
             action=ACTION,
             args={"key_id": key_id},
+            approval_id=approval_id,
             token=confirmation_token,
             message=revoke_message(key_line(key)),
             form=RevokeForm,
         )
 
-    @tools.add(title="Revoke key", annotations=DESTRUCTIVE)
+    @tools.add(title="Revoke key", annotations=DESTRUCTIVE, meta=WITH_CARD)
     @venice_errors
     async def revoke_key(
         key_id: KeyId,
         confirmation: Annotated[ElicitationResult[RevokeForm], Resolve(gate)],
+        approval_id: ApprovalId = None,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, WriteResult]:
-        """Revoke a key at once, after the user confirms (or returns a token to retry with if no form)."""
+        """Revoke a key at once, after the person approves it (a form, the approval card or the terminal)."""
         args = {"key_id": key_id}
-        try:
-            key = await rt.client.get_key(key_id)
-        except KeyNotFound:
-            record(rt, tool=ACTION, key_id=key_id, args=args, method="n/a", outcome="already_gone")
-            out = WriteResult(status="already_gone", key_id=key_id, message="No such key (already revoked?).")
-            return result(out, out.message)
+        key = await _current(rt, key_id, args)
+        if isinstance(key, CallToolResult):
+            return key
         decision = confirmer.settle(
-            confirmation, action=ACTION, args=args, token=confirmation_token, expect_last6=key.last6
+            confirmation,
+            action=ACTION,
+            args=args,
+            approval_id=approval_id,
+            token=confirmation_token,
+            expect_last6=key.last6,
         )
         if not decision.go:
             return not_done(
@@ -92,20 +97,49 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
                 preview=revoke_preview(key),
                 make=WriteResult,
                 verb="revoked",
+                confirmer=confirmer,
+                expect=key.last6,
+                expect_label="the key's last six characters",
             )
-        with to_the_end():  # sent: finish, record and answer whatever happens to the caller
-            try:
-                await rt.client.delete_key(key_id)
-            except (OutcomeUnknown, MalformedResponse) as exc:
-                # Sent, answer lost or unreadable: look whether the key is gone; never resend.
-                return await _reconcile(rt, key_id, args, decision.method, exc)
-            except VeniceError as exc:
-                raise failed(
-                    rt, exc, tool=ACTION, key_id=key_id, args=args, method=decision.method, verb="revoked"
-                ) from None
-            record(rt, tool=ACTION, key_id=key_id, args=args, method=decision.method, outcome="revoked")
-            out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
-            return result(out, out.message)
+        return await _revoke(rt, key, args, decision.method)
+
+    async def approved(call: dict[str, Any], method: str) -> CallToolResult:
+        """What the approval card runs once the person approved: the same revoke, looked up afresh."""
+        args = {"key_id": call["key_id"]}
+        key = await _current(rt, args["key_id"], args)
+        if isinstance(key, CallToolResult):
+            return key
+        return await _revoke(rt, key, args, method)
+
+    actions.add(ACTION, approved)
+
+
+async def _current(rt: Runtime, key_id: str, args: dict[str, object]) -> ApiKey | CallToolResult:
+    """The key as Venice has it now, or the `already_gone` answer (audited) if it is not there."""
+    try:
+        return await rt.client.get_key(key_id)
+    except KeyNotFound:
+        record(rt, tool=ACTION, key_id=key_id, args=args, method="n/a", outcome="already_gone")
+        out = WriteResult(status="already_gone", key_id=key_id, message="No such key (already revoked?).")
+        return result(out, out.message)
+
+
+async def _revoke(rt: Runtime, key: ApiKey, args: dict[str, object], method: str) -> CallToolResult:
+    """Send the delete once, finish whatever happens to the caller, record and answer."""
+    key_id = str(args["key_id"])
+    with to_the_end():  # sent: finish, record and answer whatever happens to the caller
+        try:
+            await rt.client.delete_key(key_id)
+        except (OutcomeUnknown, MalformedResponse) as exc:
+            # Sent, answer lost or unreadable: look whether the key is gone; never resend.
+            return await _reconcile(rt, key_id, args, method, exc)
+        except VeniceError as exc:
+            raise failed(
+                rt, exc, tool=ACTION, key_id=key_id, args=args, method=method, verb="revoked"
+            ) from None
+        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="revoked")
+        out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
+        return result(out, out.message)
 
 
 async def _reconcile(

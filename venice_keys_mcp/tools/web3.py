@@ -12,14 +12,16 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
-from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate
+from venice_keys_mcp.safety.confirm import ApproveForm, Confirmer, Gate, RevealForm
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
+from venice_keys_mcp.tools.approval import WITH_CARD, Actions
 from venice_keys_mcp.tools.common import READ_ONLY, WRITE, checked_expiry, result, venice_errors
-from venice_keys_mcp.tools.create import create_changes
+from venice_keys_mcp.tools.create import create_changes, creation_message, reveal_plan
 from venice_keys_mcp.tools.creation import CreationWindow, make_key
+from venice_keys_mcp.tools.delivery import Reveal as RevealPlan
 from venice_keys_mcp.tools.delivery import new_key_fields
 from venice_keys_mcp.tools.outcomes import CreateResult, Preview, not_done
-from venice_keys_mcp.tools.params import Description, Expiry, Limit, Reveal
+from venice_keys_mcp.tools.params import ApprovalId, Description, Expiry, Limit, Reveal
 from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import Output, now_utc
 from venice_keys_mcp.venice import Web3MintRequest
@@ -50,7 +52,9 @@ def register_read(tools: Toolbox, rt: Runtime) -> None:
         return result(out, f"{out.instructions}\ntoken: {token}")
 
 
-def register_write(tools: Toolbox, rt: Runtime, confirmer: Confirmer, window: CreationWindow) -> None:
+def register_write(
+    tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions, window: CreationWindow
+) -> None:
     """`mint_web3_key`, held to create_key's rules: policy, ADMIN approval, the shared window, reconciling."""
 
     @venice_errors
@@ -62,9 +66,10 @@ def register_write(tools: Toolbox, rt: Runtime, confirmer: Confirmer, window: Cr
         diem_limit: float | None,
         expires_at: str | None,
         reveal_secret: bool,
+        approval_id: str | None,
         confirmation_token: str | None,
         ctx: Context[Any, Any],
-    ) -> Gate | Elicit[ApproveForm]:
+    ) -> Gate | Elicit[Any]:
         args = mint_args(address, key_type, description, usd_limit, diem_limit, expires_at, reveal_secret)
         try:
             check_create(
@@ -77,33 +82,45 @@ def register_write(tools: Toolbox, rt: Runtime, confirmer: Confirmer, window: Cr
             )
         except PolicyRefusal as exc:
             return Gate(decision="refused", method="policy", reason=str(exc))
-        if key_type != "ADMIN":
+        if key_type != "ADMIN" and not reveal_secret:
             return Gate(decision="proceed", method="not_needed")
-        message = f"Mint an ADMIN key (full control of this account's keys) with wallet {address}?\n" + (
-            "\n".join(mint_changes(args))
-        )
         return confirmer.gate(
-            ctx, action=ACTION, args=args, token=confirmation_token, message=message, form=ApproveForm
+            ctx,
+            action=ACTION,
+            args=args,
+            approval_id=approval_id,
+            token=confirmation_token,
+            message=creation_message(f"With wallet {address}, mint", args, mint_changes(args)),
+            form=ApproveForm if key_type == "ADMIN" else RevealForm,
         )
 
-    @tools.add(title="Mint key with wallet", annotations=WRITE)
+    @tools.add(title="Mint key with wallet", annotations=WRITE, meta=WITH_CARD)
     @venice_errors
     async def mint_web3_key(
         address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")],
         signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")],
         token: Annotated[str, Field(max_length=4096)],
-        confirmation: Annotated[ElicitationResult[ApproveForm], Resolve(gate)],
+        confirmation: Annotated[ElicitationResult[Any], Resolve(gate)],
+        ctx: Context[Any, Any],
         key_type: Literal["INFERENCE", "ADMIN"] = "INFERENCE",
         description: Description | None = None,
         usd_limit: Limit = None,
         diem_limit: Limit = None,
         expires_at: Expiry = None,
         reveal_secret: Reveal = False,
+        approval_id: ApprovalId = None,
         confirmation_token: str | None = None,  # undescribed: the server's instructions cover it
     ) -> Annotated[CallToolResult, CreateResult]:
         """Mint a key with a wallet-signed get_web3_token token; otherwise as create_key."""
         args = mint_args(address, key_type, description, usd_limit, diem_limit, expires_at, reveal_secret)
-        decision = confirmer.settle(confirmation, action=ACTION, args=args, token=confirmation_token)
+        decision = confirmer.settle(
+            confirmation,
+            action=ACTION,
+            args=args,
+            approval_id=approval_id,
+            token=confirmation_token,
+            reveal_only=key_type != "ADMIN",
+        )
         if not decision.go:
             return not_done(
                 rt,
@@ -114,27 +131,55 @@ def register_write(tools: Toolbox, rt: Runtime, confirmer: Confirmer, window: Cr
                 preview=Preview(action="create", changes=mint_changes(args)),
                 make=CreateResult,
                 verb="created",
+                confirmer=confirmer,
+                # The proofs are what the approved mint runs with; they are not what is approved.
+                call={**args, "signature": signature, "token": token},
             )
-        request = Web3MintRequest(
-            address=address,
-            signature=signature,
-            token=token,
-            api_key_type=key_type,
-            **({"description": description} if description is not None else {}),
-            **new_key_fields(usd_limit, diem_limit, expires_at),
+        return await _mint(
+            rt, window, args, signature, token, decision.method, reveal_plan(confirmer, ctx, args, decision)
         )
 
-        return await make_key(  # one window with create_key: Venice counts mints and creates together
-            rt,
-            window,
-            tool=ACTION,
-            args=args,
-            method=decision.method,
-            send=lambda: rt.client.mint_web3_key(request),
-            reveal=reveal_secret,
-            listing_required=False,  # minting needs no ADMIN key; without one, a lost answer stays unknown
-            match={**args, "description": description or DEFAULT_DESCRIPTION},
-        )
+    async def approved(call: dict[str, Any], method: str) -> CallToolResult:
+        """What the approval card runs once the person approved: the same mint; the card offers the secret."""
+        args = {k: call.get(k) for k in MINT_ARGS}
+        reveal = RevealPlan(offer="app", confirmer=confirmer)
+        return await _mint(rt, window, args, call["signature"], call["token"], method, reveal)
+
+    actions.add(ACTION, approved)
+
+
+MINT_ARGS = ("address", "key_type", "description", "usd_limit", "diem_limit", "expires_at", "reveal_secret")
+
+
+async def _mint(
+    rt: Runtime,
+    window: CreationWindow,
+    args: dict[str, Any],
+    signature: str,
+    token: str,
+    method: str,
+    reveal: RevealPlan,
+) -> CallToolResult:
+    description = args.get("description")
+    request = Web3MintRequest(
+        address=args["address"],
+        signature=signature,
+        token=token,
+        api_key_type=args["key_type"],
+        **({"description": description} if description is not None else {}),
+        **new_key_fields(args.get("usd_limit"), args.get("diem_limit"), args.get("expires_at")),
+    )
+    return await make_key(  # one window with create_key: Venice counts mints and creates together
+        rt,
+        window,
+        tool=ACTION,
+        args=args,
+        method=method,
+        send=lambda: rt.client.mint_web3_key(request),
+        reveal=reveal,
+        listing_required=False,  # minting needs no ADMIN key; without one, a lost answer stays unknown
+        match={**args, "description": description or DEFAULT_DESCRIPTION},
+    )
 
 
 def mint_args(
@@ -160,5 +205,3 @@ def mint_args(
 
 def mint_changes(args: dict[str, Any]) -> list[str]:
     return create_changes({**args, "description": args["description"] or DEFAULT_DESCRIPTION})
-
-

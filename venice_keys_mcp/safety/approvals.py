@@ -1,0 +1,238 @@
+"""Pending approvals: what a person is asked to approve, and whether they did, shared by every process.
+
+A gated action on a host without forms is not carried out at once: it becomes a pending
+approval, bound to the exact action and arguments (a digest), which a person approves or
+declines through a channel the model cannot use: the approval card (MCP Apps, which must
+present a one-time nonce that travels only in the gated result's `_meta`) or the terminal
+(`venice-keys-mcp approve`, TTY only). Nothing the model is given approves anything: an
+`approval_id` only names a record whose state a person changed.
+
+Every record is single use across all processes that share the state folder: the change
+from `approved` to `used` happens under an exclusive lock, so of two concurrent calls
+exactly one carries the action out. Time only moves forward here: the store keeps the
+latest clock reading it has seen, so a clock stepped back cannot make an expired
+approval live again, and used records are kept until well after they expired.
+
+The store is one small interface (`ApprovalStore`); `FileApprovalStore` is a 0600 JSON
+file locked with `flock`, which serves every process on one machine. A deployment on
+several machines replaces it with a shared store without touching the tools.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._canonical import canonical_json
+from ._fs import make_private_dirs, write_all
+
+__all__ = [
+    "Approval",
+    "ApprovalError",
+    "ApprovalStore",
+    "FileApprovalStore",
+    "args_digest",
+    "new_nonce",
+    "nonce_digest",
+]
+
+State = Literal["pending", "approved", "declined", "used"]
+Kind = Literal["action", "reveal"]
+#: How long a used or declined record is kept after it expired, so a replay still reads "used".
+KEEP_AFTER_EXPIRY = 24 * 3600
+
+
+class ApprovalError(Exception):
+    """The store cannot be read or written; the message says which file and what to fix."""
+
+
+class Approval(BaseModel):
+    """One decision a person is asked to make, and its state."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    kind: Kind = "action"
+    action: str
+    digest: str = Field(description="sha256 of the canonical confirmed arguments")
+    call: dict[str, Any] = Field(default_factory=dict, description="What the approved action runs with")
+    summary: list[str] = Field(default_factory=list, description="The preview a person reads")
+    expect: str | None = Field(default=None, description="What the person must type (None: a plain yes)")
+    expect_label: str = ""
+    nonce_digest: str | None = None
+    secret_file: str | None = None
+    created: float
+    expires: float
+    state: State = "pending"
+    decided_by: str | None = None
+    decided_at: float | None = None
+    outcome: str | None = None
+
+
+class ApprovalStore(Protocol):
+    """What the approval path needs from storage: atomic single records, a list of pending ones."""
+
+    def add(self, approval: Approval) -> None: ...
+
+    def get(self, approval_id: str) -> Approval | None: ...
+
+    def pending(self) -> list[Approval]: ...
+
+    def update(self, approval_id: str, change: Callable[[Approval, float], Approval]) -> Approval:
+        """Apply `change(record, now)` atomically and store what it returns; raises KeyError if unknown."""
+        ...
+
+    def now(self) -> float:
+        """The store's clock: never earlier than any reading it has seen."""
+        ...
+
+
+def args_digest(action: str, args: Mapping[str, object]) -> str:
+    """The digest an approval is bound to: the action and its exact arguments."""
+    return hashlib.sha256(canonical_json({"a": action, "args": dict(args)}).encode("utf-8")).hexdigest()
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def nonce_digest(nonce: str) -> str:
+    """Only a digest of the card's nonce is stored: the file never holds what approves."""
+    return hashlib.sha256(b"venice-keys-mcp/approval-nonce\x00" + nonce.encode("utf-8")).hexdigest()
+
+
+def nonce_matches(approval: Approval, nonce: str | None) -> bool:
+    if not nonce or approval.nonce_digest is None:
+        return False
+    return hmac.compare_digest(nonce_digest(nonce), approval.nonce_digest)
+
+
+def new_id() -> str:
+    return "ap_" + secrets.token_urlsafe(9)
+
+
+class FileApprovalStore:
+    """Approvals in one JSON file (0600, in a 0700 folder), every read-modify-write under `flock`.
+
+    Opened with O_NOFOLLOW and checked to be a regular file owned by this user, as the
+    secret files are: a planted symlink or another user's file is refused, never followed.
+    """
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.clock = clock
+
+    # -- the interface ------------------------------------------------------------------
+
+    def add(self, approval: Approval) -> None:
+        def put(data: dict[str, Any], now: float) -> None:
+            data["approvals"][approval.id] = approval.model_dump(mode="json")
+
+        self._transact(put)
+
+    def get(self, approval_id: str) -> Approval | None:
+        found: list[Approval] = []
+
+        def read(data: dict[str, Any], now: float) -> None:
+            raw = data["approvals"].get(approval_id)
+            if raw is not None:
+                found.append(Approval.model_validate(raw))
+
+        self._transact(read, write=False)
+        return found[0] if found else None
+
+    def pending(self) -> list[Approval]:
+        out: list[Approval] = []
+
+        def read(data: dict[str, Any], now: float) -> None:
+            for raw in data["approvals"].values():
+                a = Approval.model_validate(raw)
+                if a.state == "pending" and a.expires > now:
+                    out.append(a)
+
+        self._transact(read, write=False)
+        return sorted(out, key=lambda a: a.created)
+
+    def update(self, approval_id: str, change: Callable[[Approval, float], Approval]) -> Approval:
+        done: list[Approval] = []
+
+        def apply(data: dict[str, Any], now: float) -> None:
+            raw = data["approvals"].get(approval_id)
+            if raw is None:
+                raise KeyError(approval_id)
+            new = change(Approval.model_validate(raw), now)
+            data["approvals"][approval_id] = new.model_dump(mode="json")
+            done.append(new)
+
+        self._transact(apply)
+        return done[0]
+
+    def now(self) -> float:
+        seen: list[float] = []
+        self._transact(lambda data, now: seen.append(now), write=False)
+        return seen[0]
+
+    # -- the file -----------------------------------------------------------------------
+
+    def _transact(self, body: Callable[[dict[str, Any], float], None], *, write: bool = True) -> None:
+        try:
+            fd = self._open()
+        except OSError as exc:
+            raise ApprovalError(
+                f"The approvals file {self.path} cannot be opened ({exc.strerror or exc}); "
+                "check that its folder belongs to this user and is not a link."
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+            data = self._load(fd)
+            now = max(self.clock(), float(data.get("clock", 0.0)))
+            body(data, now)
+            if write:
+                data["clock"] = now
+                self._prune(data, now)
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                write_all(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _open(self) -> int:
+        make_private_dirs(self.path.parent)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        fd = os.open(self.path, flags, 0o600)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            os.close(fd)
+            raise OSError(0, "not a private regular file of this user (mode 0600 expected)")
+        return fd
+
+    @staticmethod
+    def _load(fd: int) -> dict[str, Any]:
+        size = os.fstat(fd).st_size
+        raw = os.pread(fd, size, 0) if size else b""
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            data = {}  # a torn or foreign file: start over rather than fail every approval
+        if not isinstance(data, dict) or not isinstance(data.get("approvals"), dict):
+            data = {"approvals": {}}
+        return data
+
+    @staticmethod
+    def _prune(data: dict[str, Any], now: float) -> None:
+        """Forget records long past their expiry: an unknown id is refused as surely as a used one."""
+        approvals = data["approvals"]
+        for key in [k for k, v in approvals.items() if float(v.get("expires", 0)) + KEEP_AFTER_EXPIRY < now]:
+            del approvals[key]
