@@ -43,6 +43,14 @@ def write_tools(tools: Toolbox) -> tuple[str, ...]:
     return tuple(s.name for s in tools.specs if not s.annotations.read_only_hint)
 
 
+def tool_names(settings: Settings | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(read tools, write tools) that a server with these settings has, from their annotations."""
+    settings = (settings or Settings(sandbox=True)).model_copy(update={"read_only": False})
+    every = collect_tools(settings, build_runtime(settings))
+    writes = write_tools(every)
+    return tuple(s.name for s in every.specs if s.name not in writes), writes
+
+
 def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
     """Every tool this server lists, in `tools/list` order; read-only mode has no write tools."""
     tools = Toolbox()

@@ -32,6 +32,7 @@ def make_server(tmp_path: Path) -> Callable[..., MCPServer]:
             "sandbox": True,
             "secrets_dir": tmp_path / "secrets",
             "audit_log": tmp_path / "audit.jsonl",
+            "state_dir": tmp_path / "state",
         }
         values.update(overrides)
         server = build_server(Settings(**values))

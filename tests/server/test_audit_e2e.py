@@ -38,6 +38,12 @@ def text(r: Any) -> str:
     return "\n".join(c.text for c in r.content if getattr(c, "text", None))
 
 
+@pytest.fixture
+def server(make_server: Any) -> MCPServer:
+    """The session below relays a token, so the operator chose that flow: VENICE_KEYS_CONFIRM=agent."""
+    return make_server(confirm="agent")
+
+
 def lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines()
 
@@ -83,12 +89,12 @@ async def session(server: MCPServer, mode: str) -> list[tuple[str, str | None, s
         expected.append(("patch_key", new_id, "not_needed", "updated"))
         widen = {"key_id": capped.id, "usd_limit": 400}
         ask = await c.call_tool("patch_key", widen)
-        expected.append(("patch_key", capped.id, "token", "confirmation_required"))
+        expected.append(("patch_key", capped.id, "agent", "confirmation_required"))
         token = ask.structured_content["confirmation_token"]
         await c.call_tool("patch_key", {**widen, "confirmation_token": token})
-        expected.append(("patch_key", capped.id, "token", "updated"))
+        expected.append(("patch_key", capped.id, "agent", "updated"))
         await c.call_tool("patch_key", {"key_id": capped.id, "usd_limit": 800, "confirmation_token": token})
-        expected.append(("patch_key", capped.id, "token", "refused"))  # a token for other arguments
+        expected.append(("patch_key", capped.id, "agent", "refused"))  # a token for other arguments
         refused = await c.call_tool("create_key", {"description": "root", "key_type": "ADMIN"})
         assert refused.is_error
         expected.append(("create_key", None, "policy", "refused"))
@@ -119,7 +125,7 @@ async def test_every_change_refusal_and_confirmation_outcome_leaves_one_entry(se
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", e["args_digest"])
         assert e["prev"] == ("0" * 64 if i == 0 else hashlib.sha256(raw[i - 1]).hexdigest())
     # The same call leaves the same digest, whether it was previewed, confirmed or replayed.
-    widen = [e["args_digest"] for e in log if e["tool"] == "patch_key" and e["confirmation"] == "token"]
+    widen = [e["args_digest"] for e in log if e["tool"] == "patch_key" and e["confirmation"] == "agent"]
     assert len(widen) == 3 and widen[0] == widen[1] != widen[2]
     assert len({e["args_digest"] for e in log}) < len(log)
 
@@ -196,7 +202,7 @@ async def test_chain_continues_across_two_servers_sharing_the_log(make_server, m
 
 async def test_audit_resource_is_listed_and_shows_recent_entries_without_secrets(server, mode):
     rt = runtime_of(server)
-    async with Client(server, mode=mode) as c:
+    async with Client(server, mode=mode, elicitation_callback=answer("accept", {"show_secret": True})) as c:
         listed = {str(r.uri): r for r in (await c.list_resources()).resources}
         shown = await c.call_tool("create_key", {"description": "revealed", "reveal_secret": True})
         secret = shown.structured_content["secret"]

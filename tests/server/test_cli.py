@@ -28,7 +28,9 @@ from mcp import Client
 from support.server_process import REPO_ROOT, STOP_TIMEOUT, run_cli, server_command, server_env, stop
 
 from venice_keys_mcp import __version__, cli
-from venice_keys_mcp.server import READ_TOOLS, WRITE_TOOLS
+from venice_keys_mcp.server import tool_names
+
+READ_TOOLS, WRITE_TOOLS = tool_names()
 
 # --- version and help ----------------------------------------------------------------------------
 

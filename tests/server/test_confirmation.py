@@ -226,6 +226,21 @@ DONE_STATUS = {"revoke_key": "revoked", "create_key": "created", "patch_key": "u
 
 
 @pytest.fixture
+def make_server(make_server: Callable[..., MCPServer]) -> Callable[..., MCPServer]:
+    """These tests drive the token flow, so the operator chose it: VENICE_KEYS_CONFIRM=agent.
+
+    (With the default, auto, a client without forms gets the approval card or the terminal
+    instead: tests/server/test_human_channel.py.) Forms are asked for in agent mode too.
+    """
+
+    def make(**overrides: Any) -> MCPServer:
+        overrides.setdefault("confirm", "agent")
+        return make_server(**overrides)
+
+    return make
+
+
+@pytest.fixture
 def admin_ok(make_server: Callable[..., MCPServer]) -> MCPServer:
     """The default server, but with ADMIN key creation allowed (so it can be confirmed)."""
     return make_server(allow_admin_keys=True)
@@ -365,7 +380,7 @@ async def first_call(server: MCPServer, call: Risky, mode: str) -> dict[str, Any
     assert sc["preview"]["changes"] and sc["confirmation_token"].startswith("v1.")
     assert "approve" in text(r) and "confirmation_token" in text(r)
     assert snapshot(server) == before
-    assert_audited(server, call, outcome="confirmation_required", confirmation="token")
+    assert_audited(server, call, outcome="confirmation_required", confirmation="agent")
     return sc
 
 
@@ -383,7 +398,7 @@ async def test_without_elicitation_a_preview_and_token_then_the_token_acts(admin
     assert r.structured_content["status"] == DONE_STATUS[call.tool], text(r)
     assert call.done(runtime_of(admin_ok).sandbox)
     assert_exactly_the_change(call, before, snapshot(admin_ok))
-    assert_audited(admin_ok, call, outcome=DONE_STATUS[call.tool], confirmation="token")
+    assert_audited(admin_ok, call, outcome=DONE_STATUS[call.tool], confirmation="agent")
 
 
 async def test_revoke_preview_shows_the_key(admin_ok, mode):
@@ -401,7 +416,7 @@ def assert_token_refused(server: MCPServer, r: Any, call: Risky, before: dict[st
     assert why in sc["message"], sc["message"]
     assert "confirmation_token" not in sc, "a refused token must not be answered with a fresh one"
     assert snapshot(server) == before
-    assert_audited(server, call, outcome="refused", confirmation="token")
+    assert_audited(server, call, outcome="refused", confirmation="agent")
 
 
 def altered(token: str) -> str:
@@ -533,8 +548,9 @@ def restarted(server: MCPServer, tmp_path: Any, **overrides: Any) -> MCPServer:
         base_url="http://sandbox/api/v1",
         secrets_dir=tmp_path / "secrets",
         audit_log=tmp_path / "audit.jsonl",
+        state_dir=tmp_path / "state",
         allow_admin_keys=True,
-        **overrides,
+        **{"confirm": "agent", **overrides},
     )
     return build_server(
         settings, runtime=build_runtime(settings, transport=asgi_transport(create_app(state)))

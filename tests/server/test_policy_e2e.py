@@ -18,7 +18,9 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from tests.server.conftest import answer, runtime_of
-from venice_keys_mcp.server import READ_TOOLS, WRITE_TOOLS
+from venice_keys_mcp.server import tool_names
+
+READ_TOOLS, WRITE_TOOLS = tool_names()
 
 pytestmark = pytest.mark.anyio
 

@@ -31,7 +31,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import ElicitResult
 from support.sandbox_process import running_sandbox
 
-from tests.server.conftest import runtime_of
+from tests.server.conftest import answer, runtime_of
 from venice_keys_mcp.safety.secrets import SecretDeliveryError, deliver_secret
 from venice_keys_mcp.sandbox import asgi_transport, create_app
 from venice_keys_mcp.sandbox.seed import STAKED_WALLET
@@ -67,6 +67,7 @@ class Session:
     secrets: dict[str, str] = field(default_factory=dict)  # key id -> secret
     revealed: set[str] = field(default_factory=set)  # ids whose secret was asked for inline
     files: dict[str, Path] = field(default_factory=dict)  # key id -> secret file
+    hidden: str = ""  # the key the session revokes at its end
 
     def add_created(self, r: Any, *, revealed: bool) -> str:
         sc = r.structured_content
@@ -86,22 +87,39 @@ class Session:
 AddFault = Callable[..., Any]
 
 
+def person(s: Session) -> Callable[..., Any]:
+    """The person at a form-showing host: agrees to see the one secret asked for, types the one revoke.
+
+    A secret reaches a result only when a person said yes to it; this is that yes.
+    """
+
+    async def answer_form(ctx: Any, params: Any) -> ElicitResult:
+        props = (params.requested_schema or {}).get("properties", {})
+        if "show_secret" in props:
+            return ElicitResult(action="accept", content={"show_secret": True})
+        if "last6" in props and s.hidden:
+            return ElicitResult(action="accept", content={"last6": s.secrets[s.hidden][-6:]})
+        return ElicitResult(action="decline")
+
+    return answer_form
+
+
 async def canary_session(
     c: Client,
     *,
     wallet: tuple[str, str],
     fault_body: Callable[[Session], bytes] | None,
     add_fault: AddFault | None,
+    s: Session,
 ) -> Session:
-    """Create, reveal, mint, and fail in every way a session plausibly fails."""
-    s = Session()
+    """Create, reveal (a person agreeing: `person`), mint, and fail in every way a session plausibly fails."""
 
     async def call(name: str, args: dict[str, Any]) -> Any:
         r = await c.call_tool(name, args)
         s.results.append((name, r))
         return r
 
-    hidden = s.add_created(
+    hidden = s.hidden = s.add_created(
         await call("create_key", {"description": "canary hidden", "usd_limit": 5}), revealed=False
     )
     s.add_created(
@@ -147,10 +165,8 @@ async def canary_session(
         await call("patch_key", {"key_id": hidden, "usd_limit": 1})
         add_fault("POST", "/api_keys", status=400, body=body)
         assert (await call("create_key", {"description": "canary refused"})).is_error
-        ask = await call("revoke_key", {"key_id": hidden})
         add_fault("DELETE", "/api_keys", status=400, body=body)
-        confirm = {"key_id": hidden, "confirmation_token": ask.structured_content["confirmation_token"]}
-        await call("revoke_key", confirm)
+        await call("revoke_key", {"key_id": hidden})  # the person types the last six; Venice fails
     return s
 
 
@@ -251,12 +267,14 @@ async def test_no_secret_in_any_result_form_or_file_in_memory(make_server, mode,
     def add_fault(method: str, path: str, **kw: Any) -> None:
         state.faults.add(method, path, **kw)
 
-    async with Client(server, mode=mode) as c:
+    s = Session()
+    async with Client(server, mode=mode, elicitation_callback=person(s)) as c:
         session = await canary_session(
             c,
             wallet=(state.demo.wallet_address, state.demo.wallet_private_key),
             fault_body=body,
             add_fault=add_fault,
+            s=s,
         )
     hidden = next(iter(session.secrets))  # the first key made: its description is now secret-shaped
     forms, in_forms = await form_session(server, mode, session, hidden)
@@ -279,7 +297,9 @@ async def test_no_secret_in_any_result_form_or_file_in_memory(make_server, mode,
 
 
 async def test_reveal_secret_is_the_only_way_a_secret_reaches_the_result(server, mode):
-    async with Client(server, mode=mode) as c:
+    """`reveal_secret=true` and a person's yes on the form: then, and only then, the result holds it."""
+    yes = answer("accept", {"show_secret": True})
+    async with Client(server, mode=mode, elicitation_callback=yes) as c:
         hidden = await c.call_tool("create_key", {"description": "not shown"})
         shown = await c.call_tool("create_key", {"description": "shown", "reveal_secret": True})
     assert "secret" not in hidden.structured_content
@@ -294,7 +314,7 @@ async def test_reveal_secret_is_the_only_way_a_secret_reaches_the_result(server,
 
 @asynccontextmanager
 async def stdio_server(
-    tmp_path: Path, mode: str, args: list[str], env: dict[str, str]
+    tmp_path: Path, mode: str, args: list[str], env: dict[str, str], elicitation_callback: Any = None
 ) -> AsyncIterator[Client]:
     """The server as a real subprocess: stderr to `tmp_path/stderr.log`, HOME and cwd under tmp_path."""
     home, cwd = tmp_path / "home", tmp_path / "cwd"
@@ -316,7 +336,9 @@ async def stdio_server(
     )
     with (tmp_path / "stderr.log").open("w") as errlog:
         with anyio.fail_after(SESSION_TIMEOUT):
-            async with Client(stdio_client(params, errlog=errlog), mode=mode) as c:
+            async with Client(
+                stdio_client(params, errlog=errlog), mode=mode, elicitation_callback=elicitation_callback
+            ) as c:
                 yield c
 
 
@@ -335,8 +357,10 @@ def check_process_outputs(tmp_path: Path, session: Session, needles: dict[str, s
 
 async def test_no_secret_in_stderr_results_or_files_of_a_sandbox_process(tmp_path):
     """`venice-keys-mcp --sandbox --log-level DEBUG`: its admin key is unknown, so any secret shape counts."""
-    async with stdio_server(tmp_path, "legacy", ["--sandbox", "--log-level", "DEBUG"], {}) as c:
-        session = await canary_session(c, wallet=STAKED_WALLET, fault_body=None, add_fault=None)
+    s = Session()
+    args = ["--sandbox", "--log-level", "DEBUG"]
+    async with stdio_server(tmp_path, "legacy", args, {}, person(s)) as c:
+        session = await canary_session(c, wallet=STAKED_WALLET, fault_body=None, add_fault=None, s=s)
     needles = {f"secret of {k}": v for k, v in session.secrets.items()}
     check_process_outputs(tmp_path, session, needles)
     for path in session.files.values():
@@ -359,12 +383,14 @@ async def test_no_secret_in_stderr_when_venice_echoes_secrets_in_errors(tmp_path
         def add_fault(method: str, path: str, *, body: bytes, **kw: Any) -> None:
             venice.add_fault(method, path, body=body.decode(), **kw)
 
-        async with stdio_server(tmp_path, "2026-07-28", ["--log-level", "DEBUG"], env) as c:
+        s = Session()
+        async with stdio_server(tmp_path, "2026-07-28", ["--log-level", "DEBUG"], env, person(s)) as c:
             session = await canary_session(
                 c,
                 wallet=(venice.wallet_address, venice.wallet_private_key),
                 fault_body=body,
                 add_fault=add_fault,
+                s=s,
             )
         needles = {"the admin key": venice.admin_key, "the planted canary": planted}
         needles |= {f"secret of {k}": v for k, v in session.secrets.items()}
@@ -428,7 +454,8 @@ async def test_undeliverable_minted_key_is_revoked_too(undeliverable, mode):
 
 async def test_undeliverable_secret_is_returned_inline_when_revealing(undeliverable, mode):
     state = runtime_of(undeliverable).sandbox
-    async with Client(undeliverable, mode=mode) as c:
+    yes = answer("accept", {"show_secret": True})
+    async with Client(undeliverable, mode=mode, elicitation_callback=yes) as c:
         r = await c.call_tool("create_key", {"description": "shown instead", "reveal_secret": True})
     sc = r.structured_content
     assert sc["status"] == "created", text(r)

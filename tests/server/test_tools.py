@@ -171,7 +171,7 @@ async def test_create_key_saves_secret_to_private_file_and_hides_it(server, mode
 
 
 async def test_create_key_reveal_secret_returns_it_inline(server, mode):
-    async with Client(server, mode=mode) as c:
+    async with Client(server, mode=mode, elicitation_callback=answer("accept", {"show_secret": True})) as c:
         r = await c.call_tool("create_key", {"description": "shown once", "reveal_secret": True})
     sc = r.structured_content
     assert sc["secret"].startswith("VENICE_INFERENCE_KEY_")
@@ -255,7 +255,9 @@ async def test_revoke_not_confirmed_changes_nothing(server, mode, action, conten
     assert key.id in await active_ids(server)
 
 
-async def test_revoke_without_elicitation_uses_a_single_use_token(server, mode):
+async def test_revoke_without_elicitation_uses_a_single_use_token(make_server, mode):
+    """VENICE_KEYS_CONFIRM=agent: the operator accepts that the agent relays the person's yes."""
+    server = make_server(confirm="agent")
     key = await victim(server)
     async with Client(server, mode=mode) as c:
         first = await c.call_tool("revoke_key", {"key_id": key.id})
@@ -470,7 +472,7 @@ async def test_admin_mint_declined_mints_nothing(make_server, mode, action, stat
 
 
 async def test_admin_mint_without_elicitation_needs_an_approved_token(make_server, mode):
-    server = make_server(allow_admin_keys=True)
+    server = make_server(allow_admin_keys=True, confirm="agent")
     demo = runtime_of(server).sandbox.demo
     before = await active_ids(server)
     async with Client(server, mode=mode) as c:
