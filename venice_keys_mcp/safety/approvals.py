@@ -186,6 +186,11 @@ class FileApprovalStore:
     # -- the file -----------------------------------------------------------------------
 
     def _transact(self, body: Callable[[dict[str, Any], float], None], *, write: bool = True) -> None:
+        """Run `body(data, now)` under an exclusive lock; store the result if it wrote or time moved on.
+
+        Every look records the latest clock reading, reads included: that is what keeps a
+        clock stepped back from reviving anything.
+        """
         try:
             fd = self._open()
         except OSError as exc:
@@ -194,15 +199,15 @@ class FileApprovalStore:
                 "check that its folder belongs to this user and is not a link."
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             data = self._load(fd)
-            now = max(self.clock(), float(data.get("clock", 0.0)))
+            seen = float(data.get("clock", 0.0))
+            now = max(self.clock(), seen)
             body(data, now)
-            if write:
+            if write or now > seen:
                 data["clock"] = now
                 self._prune(data, now)
                 os.ftruncate(fd, 0)
-                os.lseek(fd, 0, os.SEEK_SET)
                 write_all(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
                 os.fsync(fd)
         finally:
@@ -210,7 +215,7 @@ class FileApprovalStore:
 
     def _open(self) -> int:
         make_private_dirs(self.path.parent)
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         fd = os.open(self.path, flags, 0o600)
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
