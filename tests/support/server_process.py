@@ -45,6 +45,7 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         VENICE_KEYS_SECRETS_DIR=str(tmp_path / "secrets"),
         VENICE_KEYS_AUDIT_LOG=str(tmp_path / "audit.jsonl"),
+        VENICE_KEYS_STATE_DIR=str(tmp_path / "state"),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
