@@ -10,8 +10,8 @@ HTML. `app_host` builds one from real parts:
   bridge real hosts embed, so the page is held to that bridge's checks and behaviour;
 - the page runs in Debian's Chromium via Playwright, in an iframe with
   `sandbox="allow-scripts allow-forms"` and `srcdoc` (an opaque origin, as in hosts);
-- the page's `tools/call` reach the real MCP server through the caller's real
-  `mcp.Client`, after the visibility check the spec requires of hosts.
+- the page's `tools/call` and `resources/read` reach the real MCP server through the
+  caller's real `mcp.Client`, tool calls after the visibility check the spec requires.
 
 Everything the page sends is recorded for the test (see `AppHost`). The protocol the page
 must speak is written down in tests/apps/README.md.
@@ -171,7 +171,9 @@ class AppHost:
 
     async def wait_for_message(self, method: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:
         """Wait for the page's `count`-th message of this method; its params."""
-        await self.wait_for(lambda: len(self.sent(method)) >= count, f"{count} x {method} from the app", timeout)
+        await self.wait_for(
+            lambda: len(self.sent(method)) >= count, f"{count} x {method} from the app", timeout
+        )
         return self.sent(method)[count - 1]
 
     async def wait_for_tool_calls(self, count: int = 1, timeout: float = 10.0) -> ToolCall:
@@ -205,7 +207,9 @@ class AppHost:
         lines = ["wire:"]
         lines += [f"  {d}: {json.dumps(m)[:400]}" for d, m in self.wire]
         lines += ["console:"] + [f"  {c}" for c in self.console[-30:]]
-        lines += ["host events:"] + [f"  {json.dumps(e)[:300]}" for e in self.events if e["kind"].startswith("host/")]
+        lines += ["host events:"] + [
+            f"  {json.dumps(e)[:300]}" for e in self.events if e["kind"].startswith("host/")
+        ]
         return "\n".join(lines)
 
 
@@ -257,13 +261,14 @@ async def app_host(
         pw = await stack.enter_async_context(async_playwright())
         try:
             browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        except Exception as exc:  # noqa: BLE001 - any launch failure means "no browser here"
+        except Exception as exc:
             unavailable(f"chromium at {executable} did not start: {exc}")
         stack.push_async_callback(browser.close)
         page = await browser.new_page(viewport={"width": width + 32, "height": 720})
         host = AppHost(page=page, frame=None)
 
-        page.on("console", lambda msg: host.console.append(f"[{msg.type}] {msg.text}"))
+        # AppBridge logs every message at debug level; the wire log has those already.
+        page.on("console", lambda msg: msg.type == "debug" or host.console.append(f"[{msg.type}] {msg.text}"))
         page.on("pageerror", lambda err: host.console.append(f"[pageerror] {err}"))
 
         tools_by_name: dict[str, Tool] = {}
@@ -288,7 +293,9 @@ async def app_host(
                 if known is None:
                     raise ValueError(f"unknown tool: {name!r}")
                 if "app" not in _visibility(known):
-                    raise PermissionError(f"tool {name!r} is not callable from an app (visibility {_visibility(known)})")
+                    raise PermissionError(
+                        f"tool {name!r} is not callable from an app (visibility {_visibility(known)})"
+                    )
                 result = _result_json(await client.call_tool(str(name), arguments))
             except Exception as exc:
                 call.error = f"{type(exc).__name__}: {exc}"
@@ -296,7 +303,12 @@ async def app_host(
             call.result = result
             return result
 
+        async def read_resource(params: dict[str, Any]) -> dict[str, Any]:
+            result = await client.read_resource(str(params.get("uri")))
+            return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
         await page.expose_function("__apphostRecord", record)
+        await page.expose_function("__apphostReadResource", read_resource)
         await page.expose_function("__apphostCallTool", call_tool)
         await page.goto(HOST_HTML.as_uri())
         if not await page.evaluate("typeof window.apphost === 'object'"):

@@ -85,14 +85,18 @@ async def shown(label: str = "Ada", **host_options: object) -> AsyncIterator[tup
     """Do what a host does for a UI tool: list, read the ui:// resource, call, render."""
     demo = make_demo()
     assert demo.server is not None
-    async with Client(demo.server, extensions=[advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]) as client:
+    async with Client(
+        demo.server, extensions=[advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
+    ) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         tool: Tool = tools["demo_show"]
         uri = tool.meta["ui"]["resourceUri"]
         resource = (await client.read_resource(uri)).contents[0]
         assert resource.mime_type == APP_MIME_TYPE
         result = demo.shown_result = await client.call_tool("demo_show", {"label": label})
-        async with app_host(client, resource.text, {"label": label}, result, tool=tool, **host_options) as host:
+        async with app_host(
+            client, resource.text, {"label": label}, result, tool=tool, **host_options
+        ) as host:
             yield demo, client, host
 
 
@@ -152,9 +156,14 @@ async def test_handshake_on_the_wire_is_what_the_readme_says() -> None:
         assert context["toolInfo"]["tool"]["name"] == "demo_show"
 
         # Nothing reaches the page before it says initialized; then input, then the whole result.
-        initialized_at = next(i for i, (d, m) in enumerate(host.wire) if m.get("method") == "ui/notifications/initialized")
+        initialized_at = next(
+            i for i, (d, m) in enumerate(host.wire) if m.get("method") == "ui/notifications/initialized"
+        )
         notes = [(i, m) for i, (d, m) in enumerate(host.wire) if d == "to-app" and "method" in m]
-        assert [m["method"] for _, m in notes][:2] == ["ui/notifications/tool-input", "ui/notifications/tool-result"]
+        assert [m["method"] for _, m in notes][:2] == [
+            "ui/notifications/tool-input",
+            "ui/notifications/tool-result",
+        ]
         assert all(i > initialized_at for i, _ in notes)
         assert notes[0][1]["params"] == {"arguments": {"label": "Bo"}}
         # The whole CallToolResult the host's client got, `_meta` and all, as JSON.
@@ -179,7 +188,9 @@ async def test_page_follows_host_theme_and_width(theme: harness.Theme, width: in
         await host.expect(host.frame.locator("#title")).to_have_text("Demo for Cy")
         assert await host.frame.evaluate("document.documentElement.dataset.theme") == theme
         assert await host.frame.evaluate("document.documentElement.clientWidth") == width
-        host_bg = await host.page.evaluate("(t) => window.apphost.themes[t]['--color-background-primary']", theme)
+        host_bg = await host.page.evaluate(
+            "(t) => window.apphost.themes[t]['--color-background-primary']", theme
+        )
         page_bg = await host.frame.evaluate("getComputedStyle(document.body).backgroundColor")
         assert page_bg == _rgb(host_bg)
         await host.screenshot(tmp_path / f"demo-{theme}-{width}.png")
@@ -188,7 +199,11 @@ async def test_page_follows_host_theme_and_width(theme: harness.Theme, width: in
         other: harness.Theme = "dark" if theme == "light" else "light"
         await host.set_theme(other)
         await host.expect(host.frame.locator("html")).to_have_attribute("data-theme", other)
-        changed = [m for d, m in host.wire if d == "to-app" and m.get("method") == "ui/notifications/host-context-changed"]
+        changed = [
+            m
+            for d, m in host.wire
+            if d == "to-app" and m.get("method") == "ui/notifications/host-context-changed"
+        ]
         assert changed[-1]["params"]["theme"] == other
 
 
@@ -234,3 +249,19 @@ def _rgb(hex_colour: str) -> str:
     value = hex_colour.lstrip("#")
     r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgb({r}, {g}, {b})"
+
+
+async def test_resources_read_and_ping_reach_the_server_through_the_host() -> None:
+    async with shown("Fa") as (_demo, _client, host):
+        for message in (
+            {"jsonrpc": "2.0", "id": 910, "method": "resources/read", "params": {"uri": PAGE_URI}},
+            {"jsonrpc": "2.0", "id": 911, "method": "ping"},
+        ):
+            await host.frame.evaluate("(m) => window.parent.postMessage(m, '*')", message)
+        await host.wait_for(lambda: host.response_to(911) is not None, "the answer to ping")
+        await host.wait_for(lambda: host.response_to(910) is not None, "the answer to resources/read")
+        read = host.response_to(910)
+        assert read is not None
+        contents = read["result"]["contents"]
+        assert contents[0]["mimeType"] == APP_MIME_TYPE and contents[0]["text"] == DEMO_HTML
+        assert host.response_to(911) == {"jsonrpc": "2.0", "id": 911, "result": {}}

@@ -11,6 +11,7 @@
 // Python side (exposed with page.expose_function):
 //   __apphostCallTool(params) -> CallToolResult JSON, or throws (the view then gets a
 //                                JSON-RPC error, as from a host that refused the call)
+//   __apphostReadResource(params) -> ReadResourceResult JSON from the real server
 //   __apphostRecord(event)    -> records one event for the test to assert on
 import { AppBridge, PostMessageTransport } from "@modelcontextprotocol/ext-apps/app-bridge";
 
@@ -72,6 +73,7 @@ const HOST_INFO = { name: "venice-keys-test-host", version: "1.0.0" };
 // What this host offers the view (McpUiHostCapabilities).
 const HOST_CAPABILITIES = {
   serverTools: {},
+  serverResources: {},
   openLinks: {},
   logging: {},
   message: { text: {} },
@@ -118,6 +120,10 @@ async function start(config) {
     record("tools/call", params);
     // Python calls the real MCP server (or refuses, like a host enforcing visibility).
     return await window.__apphostCallTool(params);
+  };
+  bridge.onreadresource = async (params) => {
+    record("resources/read", params);
+    return await window.__apphostReadResource(params);
   };
   bridge.onmessage = async (params) => {
     record("ui/message", params);
