@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -54,6 +55,26 @@ CHROMIUM_ARGS = [
 ]
 
 Theme = Literal["light", "dark"]
+
+# The spec's restrictive default for a resource without `_meta.ui.csp` ("Host Behavior"),
+# plus what its sandbox section adds (no nested frames, base-uri 'self', no plugins).
+# Real hosts enforce it; this host does too, so a page that loads anything from outside
+# fails here rather than in the field.
+DEFAULT_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; media-src 'self' data:; connect-src 'none'; frame-src 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+
+def with_csp(html: str, policy: str = DEFAULT_CSP) -> str:
+    """The page with a CSP <meta> as the first thing in its <head>."""
+    tag = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+    for opening in (r"<head\b[^>]*>", r"<html\b[^>]*>"):
+        match = re.search(opening, html, flags=re.IGNORECASE)
+        if match:
+            return html[: match.end()] + tag + html[match.end() :]
+    return tag + html
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -237,6 +258,7 @@ async def app_host(
     initial_height: int = 320,
     max_height: int = 2000,
     wait_initialized: bool = True,
+    csp: str | None = DEFAULT_CSP,
     timeout: float = 15.0,
 ) -> AsyncIterator[AppHost]:
     """Render `html` as an MCP App in a test host; yield an `AppHost`.
@@ -247,6 +269,7 @@ async def app_host(
     `hostContext.toolInfo`. The page's `tools/call` go to `client` (a real MCP client
     connected to the real server); a tool the server marks as not callable by apps
     (`_meta.ui.visibility` without "app") is refused as the spec requires of hosts.
+    The page runs under `csp` (the spec's default policy; None for none).
     With `wait_initialized`, the host is yielded only after the page has sent
     `ui/notifications/initialized` and received the tool input and result.
     """
@@ -315,7 +338,7 @@ async def app_host(
             unavailable(f"the host bundle {bundle} did not load into the host page")
 
         config = {
-            "html": html,
+            "html": html if csp is None else with_csp(html, csp),
             "toolInput": tool_input,
             "toolResult": None if tool_result is None else _result_json(tool_result),
             "theme": theme,

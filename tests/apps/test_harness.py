@@ -265,3 +265,32 @@ async def test_resources_read_and_ping_reach_the_server_through_the_host() -> No
         contents = read["result"]["contents"]
         assert contents[0]["mimeType"] == APP_MIME_TYPE and contents[0]["text"] == DEMO_HTML
         assert host.response_to(911) == {"jsonrpc": "2.0", "id": 911, "result": {}}
+
+
+FETCHER = """<!doctype html><html lang="en"><head><title>fetch</title></head><body><script>
+  window.attempt = () => fetch("data:text/plain,hello").then((r) => r.text(), (e) => "blocked: " + e.name);
+</script></body></html>"""
+
+
+@pytest.mark.parametrize(("csp", "outcome"), [(harness.DEFAULT_CSP, "blocked: TypeError"), (None, "hello")])
+async def test_page_runs_under_the_specs_default_csp(csp: str | None, outcome: str) -> None:
+    """connect-src 'none' stops even a data: fetch; without the policy the same fetch works."""
+    demo = make_demo()
+    assert demo.server is not None
+    async with (
+        Client(demo.server) as client,
+        app_host(client, FETCHER, {}, None, csp=csp, wait_initialized=False) as host,
+    ):
+        await host.frame.wait_for_function("typeof window.attempt === 'function'")
+        assert await host.frame.evaluate("window.attempt()") == outcome
+
+
+def test_csp_meta_goes_first_in_head() -> None:
+    page = "<!DOCTYPE html><HTML lang=en><Head data-x=1><title>t</title></Head><body></body></HTML>"
+    out = harness.with_csp(page, "default-src 'none'")
+    assert out.startswith(
+        '<!DOCTYPE html><HTML lang=en><Head data-x=1><meta http-equiv="Content-Security-Policy"'
+    )
+    assert harness.with_csp("<p>bare</p>", "x").startswith(
+        '<meta http-equiv="Content-Security-Policy" content="x">'
+    )
