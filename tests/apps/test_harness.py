@@ -245,6 +245,19 @@ def test_missing_browser_skips_or_fails_when_required(monkeypatch: pytest.Monkey
         harness.chromium_path()
 
 
+def test_missing_node_skips_or_fails_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        harness.shutil, "which", lambda name: None if name in {"node", "npm"} else f"/usr/bin/{name}"
+    )
+    monkeypatch.setattr(harness, "_build_bundle", harness._build_bundle.__wrapped__)
+    monkeypatch.delenv(harness.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="node is not on PATH"):
+        harness.ensure_host_bundle()
+    monkeypatch.setenv(harness.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="node is not on PATH"):
+        harness.ensure_host_bundle()
+
+
 def _rgb(hex_colour: str) -> str:
     value = hex_colour.lstrip("#")
     r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
