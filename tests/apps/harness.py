@@ -335,7 +335,8 @@ async def app_host(
         await page.expose_function("__apphostCallTool", call_tool)
         await page.goto(HOST_HTML.as_uri())
         if not await page.evaluate("typeof window.apphost === 'object'"):
-            unavailable(f"the host bundle {bundle} did not load into the host page")
+            # The bundle was built, so this is a defect in host.js, not a missing tool.
+            raise AssertionError(f"the host bundle {bundle} did not load into the host page: {host.console}")
 
         config = {
             "html": html if csp is None else with_csp(html, csp),
