@@ -115,8 +115,9 @@ def audit_auth_off(runtime: Runtime) -> None:
     """Once per process start: the log and the audit log show that HTTP ran without its token."""
     from venice_keys_mcp.safety.audit import AuditError
 
+    where = f"{runtime.settings.connect_host}:{runtime.settings.port}"
     detail = (
-        f"started with --no-auth: anyone on this machine who can reach 127.0.0.1:{runtime.settings.port} "
+        f"started with --no-auth: anyone on this machine who can reach {where} "
         "can call every tool, and answer its confirmation forms"
     )
     log.warning("HTTP authentication is OFF (--no-auth): %s", detail.split(": ", 1)[1])

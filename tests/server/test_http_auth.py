@@ -194,6 +194,12 @@ def test_no_auth_is_refused_off_loopback(tmp_path, host):
     assert "--no-auth" in line and host in line, line
 
 
+def test_no_auth_without_http_is_refused_rather_than_ignored(tmp_path):
+    done = run_cli("--sandbox", "--no-auth", env=server_env(tmp_path))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--transport http" in one_line(done.stderr)
+
+
 def test_no_auth_with_a_configured_token_is_refused(tmp_path):
     env = server_env(tmp_path, VENICE_KEYS_HTTP_TOKEN=secrets.token_urlsafe(24))
     done = run_cli("--sandbox", "--transport", "http", "--no-auth", "--port", "0", env=env)
