@@ -80,6 +80,7 @@ class Inspector:
         for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
             if os.environ.get(name):
                 self.server_env[name] = os.environ[name]
+        self.http_token: str | None = None  # the HTTP server's bearer token, once one runs
         self.env = {
             **os.environ,
             "MCP_CATALOG_PATH": str(scratch / "inspector-catalog.json"),
@@ -87,8 +88,14 @@ class Inspector:
         }
 
     def run(self, target: list[str], *options: str, stdio: bool = True) -> tuple[int, Any, str]:
-        """Run one Inspector command; returns (exit code, parsed stdout, stderr)."""
+        """Run one Inspector command; returns (exit code, parsed stdout, stderr).
+
+        Over HTTP the server's bearer token goes in `--header`, before the other options:
+        the flag takes several values and would swallow a URL that followed it.
+        """
         env_flags = [f for k, v in self.server_env.items() for f in ("-e", f"{k}={v}")] if stdio else []
+        if not stdio and self.http_token:
+            env_flags = ["--header", f"Authorization: Bearer {self.http_token}"]
         argv = [*self.base, *env_flags, *options, *target]
         proc = subprocess.run(
             argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CALL_TIMEOUT
@@ -158,13 +165,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(server: str, scratch: Path) -> Iterator[str]:
-    """`venice-keys-mcp --sandbox --transport http` on a free loopback port, stopped afterwards."""
+def http_server(server: str, scratch: Path) -> Iterator[tuple[str, str]]:
+    """`venice-keys-mcp --sandbox --transport http` on a free loopback port, stopped afterwards.
+
+    Started as a person would, without VENICE_KEYS_HTTP_TOKEN: yields the URL and the bearer
+    token the server made for itself, read from its file in the (scratch) state folder.
+    """
     port = _free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "VENICE_KEYS_HTTP_TOKEN"},
         "VENICE_KEYS_SECRETS_DIR": str(scratch / "http-secrets"),
         "VENICE_KEYS_AUDIT_LOG": str(scratch / "http-audit.jsonl"),
+        "XDG_STATE_HOME": str(scratch / "http-state"),
     }
     log = (scratch / "http-server.log").open("wb")
     proc = subprocess.Popen(
@@ -182,7 +194,8 @@ def http_server(server: str, scratch: Path) -> Iterator[str]:
                 break
             expect(time.monotonic() < deadline, "the HTTP server did not listen within 30 s")
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/mcp"
+        token = (scratch / "http-state" / "venice-keys-mcp" / "sandbox-http-token").read_text().strip()
+        yield f"http://127.0.0.1:{port}/mcp", token
     finally:
         proc.terminate()
         try:
@@ -195,8 +208,12 @@ def http_server(server: str, scratch: Path) -> Iterator[str]:
 
 def check_http_confirmation(inspector: Inspector, server: str, scratch: Path) -> None:
     """Over HTTP, a client that cannot show forms revokes only with the token, and only once."""
-    with http_server(server, scratch) as url:
+    with http_server(server, scratch) as (url, http_token):
         target = [url]
+        code, _, _ = inspector.run(target, "-q", "--method", "tools/list", stdio=False)
+        expect(code != 0, "the HTTP server answered tools/list without its bearer token")
+        ok("HTTP: a client without the server's bearer token is refused")
+        inspector.http_token = http_token
         found = inspector.call(target, "list_keys", {"search": "CI deploy bot"}, stdio=False)
         keys = found["structuredContent"]["keys"]
         expect(len(keys) == 1, f"expected the seeded 'CI deploy bot' key, got {keys}")

@@ -32,7 +32,12 @@ MEANING: dict[str, str] = {
     "transport": "`stdio` (hosts start the server) or `http` (Streamable HTTP at `/mcp`).",
     "host": "HTTP bind address. Anything but loopback requires `VENICE_KEYS_HTTP_TOKEN`.",
     "port": "HTTP port.",
-    "http_token": "Bearer token that HTTP clients must send; required when binding beyond loopback.",
+    "http_token": "Bearer token that HTTP clients must send; required when binding beyond loopback. Unset, "
+    "the server makes one and keeps it in a 0600 file in its state folder (reused at restarts).",
+    "no_auth": "HTTP without a bearer token, on loopback only (refused with any other `--host`): "
+    "anyone on this machine can then call every tool.",
+    "http_max_sessions": "Most HTTP sessions open at once; one more gets `503` until one ends or idles out.",
+    "http_session_idle": "Seconds an HTTP session may sit with no request in flight before it is ended.",
     "allowed_hosts": "Comma-separated `Host` values accepted over HTTP (DNS-rebinding protection).",
     "allowed_origins": "Comma-separated `Origin` values accepted over HTTP.",
     "confirm": "`auto`: ask the person in a form, or with a one-time token when the host cannot show "
@@ -53,7 +58,8 @@ MEANING: dict[str, str] = {
 #: Defaults that are not a plain value of the `Settings` model.
 DEFAULT_TEXT: dict[str, str] = {
     "admin_key": "none: required unless `--sandbox`",
-    "http_token": "none",
+    "http_token": "generated, e.g. `~/.local/state/venice-keys-mcp/http-token`",
+    "no_auth": "off",
     "allowed_hosts": "`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`",
     "allowed_origins": "`http://` + each allowed host",
     "max_usd": "no limit",

@@ -64,6 +64,12 @@ def _serve_flags(p: argparse.ArgumentParser, default: Any) -> None:
     )
     add("--port", type=int, default=default, help="HTTP port (default 8765; 0 picks a free one)")
     add(
+        "--no-auth",
+        action="store_true",
+        default=default,
+        help="HTTP without the bearer token (loopback only; anyone on this machine may then call every tool)",
+    )
+    add(
         "--confirm",
         choices=["auto", "elicit", "agent", "off"],
         default=default,
@@ -144,7 +150,17 @@ def _settings(args: argparse.Namespace) -> Settings | None:
     """Settings from the environment and flags, or None after printing the one line that says why not."""
     from venice_keys_mcp.settings import Settings, SettingsError
 
-    flags = ("sandbox", "sandbox_keys", "transport", "host", "port", "confirm", "read_only", "log_level")
+    flags = (
+        "sandbox",
+        "sandbox_keys",
+        "transport",
+        "host",
+        "port",
+        "no_auth",
+        "confirm",
+        "read_only",
+        "log_level",
+    )
     try:
         return Settings.load(**{name: getattr(args, name, None) for name in flags})
     except SettingsError as exc:

@@ -11,6 +11,9 @@ passes the origin check.
 
 The Host/Origin check runs before the token check, so a foreign page learns nothing about
 the token and gets 421/403 whether or not it sent one.
+
+Which token is in force (the configured one, or the one kept in a file) is
+`http_token.resolve_token`'s business; this module only checks it.
 """
 
 from __future__ import annotations

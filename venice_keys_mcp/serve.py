@@ -40,6 +40,17 @@ def run_server(settings: Settings) -> int:
         )
     if settings.transport == "stdio":
         return _serve(settings, None)
+    from pydantic import SecretStr
+
+    from venice_keys_mcp.http_token import TokenFileError, resolve_token
+
+    # Before binding: a token file that cannot be trusted is one line and exit 2, the port untouched.
+    try:
+        token = resolve_token(settings)
+    except TokenFileError as exc:
+        return _refuse(str(exc))
+    if token is not None:
+        settings = settings.model_copy(update={"http_token": SecretStr(token.value)})
     # Bind first: a busy port or a bad address fails in a moment, before the heavy imports, and with
     # --port 0 the allowed Hosts, the banner and auth all get the port the OS picked.
     try:
@@ -50,10 +61,11 @@ def run_server(settings: Settings) -> int:
             "choose another address or port with --host / --port."
         )
     with listener:
-        return _serve(settings.model_copy(update={"port": listener.getsockname()[1]}), listener)
+        served = settings.model_copy(update={"port": listener.getsockname()[1]})
+        return _serve(served, listener, token_file=token.file if token else None)
 
 
-def _serve(settings: Settings, listener: socket.socket | None) -> int:
+def _serve(settings: Settings, listener: socket.socket | None, token_file: Path | None = None) -> int:
     from venice_keys_mcp.runtime import build_runtime
     from venice_keys_mcp.safety.secrets import install_log_scrubber
     from venice_keys_mcp.server import build_server
@@ -66,9 +78,11 @@ def _serve(settings: Settings, listener: socket.socket | None) -> int:
         runtime.scrubber.add(settings.http_token.get_secret_value())
     install_log_scrubber(runtime.scrubber)
     server = build_server(runtime.settings, runtime=runtime)
-    banner(runtime.settings, runtime)
+    banner(runtime.settings, runtime, token_file=token_file)
     if runtime.settings.confirm == "off":
         audit_confirm_off(runtime)
+    if runtime.settings.no_auth:
+        audit_auth_off(runtime)
     if listener is not None:
         return _run_http(server, runtime.settings, listener)
     import anyio
@@ -97,6 +111,29 @@ def audit_confirm_off(runtime: Runtime) -> None:
         log.error("could not record VENICE_KEYS_CONFIRM=off in the audit log: %s", exc)
 
 
+def audit_auth_off(runtime: Runtime) -> None:
+    """Once per process start: the log and the audit log show that HTTP ran without its token."""
+    from venice_keys_mcp.safety.audit import AuditError
+
+    where = f"{runtime.settings.connect_host}:{runtime.settings.port}"
+    detail = (
+        f"started with --no-auth: anyone on this machine who can reach {where} "
+        "can call every tool, and answer its confirmation forms"
+    )
+    log.warning("HTTP authentication is OFF (--no-auth): %s", detail.split(": ", 1)[1])
+    try:
+        runtime.audit.append(
+            tool="server",
+            key_id=None,
+            args={"no_auth": True},
+            confirmation="n/a",
+            outcome="http_auth_off",
+            detail=detail,
+        )
+    except AuditError as exc:  # the write tools will refuse until the log is fixed (AuditGuard)
+        log.error("could not record --no-auth in the audit log: %s", exc)
+
+
 def _refuse(message: str) -> int:
     print(f"venice-keys-mcp: {message}", file=sys.stderr, flush=True)
     return EXIT_USAGE
@@ -120,8 +157,13 @@ def command_hint() -> list[str]:
     return [os.path.abspath(sys.executable), "-m", "venice_keys_mcp"]
 
 
-def banner(settings: Settings, runtime: Runtime) -> None:
-    """What a person who started the server by hand needs: what it serves, where files go, how to connect."""
+def banner(settings: Settings, runtime: Runtime, *, token_file: Path | None = None) -> None:
+    """What a person who started the server by hand needs: what it serves, where files go, how to connect.
+
+    `token_file` is where the generated HTTP token lives (None when it came from the
+    environment, or with --no-auth): the connect commands then carry the token itself when
+    stderr is a terminal (a person reads it), else a `$(cat FILE)` that reads it.
+    """
     target = "the embedded sandbox (demo account, no real keys)" if settings.sandbox else settings.base_url
     lines = [
         f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}.",
@@ -134,7 +176,10 @@ def banner(settings: Settings, runtime: Runtime) -> None:
             "  WARNING: confirmation is OFF (VENICE_KEYS_CONFIRM=off): revokes happen without asking anyone."
         )
     lines += [f"  note: {n}" for n in runtime.notes]
-    lines += _stdio_hints(settings) if settings.transport == "stdio" else _http_hints(settings)
+    if settings.transport == "stdio":
+        lines += _stdio_hints(settings)
+    else:
+        lines += _http_hints(settings, token_file, show_token=_is_terminal(sys.stderr))
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
@@ -156,22 +201,62 @@ def _stdio_hints(settings: Settings) -> list[str]:
     ]
 
 
-def _http_hints(settings: Settings) -> list[str]:
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+def _http_hints(settings: Settings, token_file: Path | None, *, show_token: bool) -> list[str]:
+    """The endpoint and ready-made host commands; only those carry the token, and only on a terminal."""
     from venice_keys_mcp.http_auth import allowed_hosts
 
     url = settings.http_url
-    claude = ["claude", "mcp", "add", "--transport", "http", "venice-keys", url]
+    claude = shlex.join(["claude", "mcp", "add", "--transport", "http", "venice-keys", url])
+    vscode: dict[str, object] = {"type": "http", "url": url}
+    inputs: list[dict[str, object]] = []
     lines = [f"Streamable HTTP endpoint: {url}"]
     if settings.connect_host.strip("[]") != settings.host.strip("[]"):
         lines[0] += f" (listening on {settings.host}:{settings.port})"
-    if settings.http_token is not None:
-        lines.append("  every request needs: Authorization: Bearer <the value of VENICE_KEYS_HTTP_TOKEN>")
-        claude_cmd = shlex.join(claude) + ' --header "Authorization: Bearer $VENICE_KEYS_HTTP_TOKEN"'
+    if settings.no_auth:
+        lines += [
+            "  WARNING: authentication is OFF (--no-auth): any program or user on this machine can",
+            "  call every tool, revoke keys and answer the confirmation forms. Drop --no-auth for a token.",
+        ]
     else:
-        claude_cmd = shlex.join(claude)
+        if token_file is None:
+            lines.append("  every request needs: Authorization: Bearer <the value of VENICE_KEYS_HTTP_TOKEN>")
+            shell_value = "$VENICE_KEYS_HTTP_TOKEN"
+        else:
+            lines.append(f"  every request needs: Authorization: Bearer <the token in {token_file}>")
+            lines.append("  (kept across restarts; delete the file to get a new token)")
+            shell_value = f"$(cat {shlex.quote(str(token_file))})"
+        if show_token and token_file is not None and settings.http_token is not None:
+            literal = settings.http_token.get_secret_value()
+            claude += f' --header "Authorization: Bearer {literal}"'
+            vscode["headers"] = {"Authorization": f"Bearer {literal}"}
+        else:
+            claude += f' --header "Authorization: Bearer {shell_value}"'
+            vscode["headers"] = {"Authorization": "Bearer ${input:venice-keys-token}"}
+            inputs.append(
+                {
+                    "id": "venice-keys-token",
+                    "type": "promptString",
+                    "password": True,
+                    "description": "venice-keys-mcp HTTP token",
+                }
+            )
     hosts = ", ".join(allowed_hosts(settings))
     lines.append(f"  accepted Host headers: {hosts} (add names with VENICE_KEYS_ALLOWED_HOSTS)")
-    lines += [f"  Claude Code:    {claude_cmd}", "Press Ctrl-C to stop."]
+    mcp_json: dict[str, object] = {"servers": {"venice-keys": vscode}}
+    if inputs:
+        mcp_json["inputs"] = inputs
+    lines += [
+        f"  Claude Code:    {claude}",
+        f"  VS Code (.vscode/mcp.json): {json.dumps(mcp_json)}",
+        "Press Ctrl-C to stop.",
+    ]
     return lines
 
 
@@ -213,14 +298,26 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def build_http_app(server: MCPServer, settings: Settings) -> ASGIApp:
-    """The Streamable HTTP app: Host/Origin checks first, then bearer auth when a token is set.
+    """The Streamable HTTP app: Host/Origin checks first, then the bearer token, bounded sessions.
 
-    Stateful (SSE) mode, the SDK default: 2025-11-25 clients need it for elicitation.
+    Stateful (SSE) mode, the SDK default: 2025-11-25 clients need it for elicitation. Each
+    session holds a server task and its streams until the client deletes it, so the SDK's
+    own bounds are set from settings: a session with no request in flight for
+    `http_session_idle` seconds is ended (its id then answers 404 and the client starts a
+    new one), and while `http_max_sessions` are open a new one is refused with 503.
     """
     from venice_keys_mcp.http_auth import HostOriginGuard, transport_security
 
+    if settings.http_token is None and not settings.no_auth:
+        # run_server resolves the token first; an app without one would serve anyone on the machine.
+        raise ValueError("HTTP without a bearer token needs --no-auth")
     security = transport_security(settings)
-    app = server.streamable_http_app(host=settings.host, transport_security=security)
+    app = server.streamable_http_app(
+        host=settings.host,
+        transport_security=security,
+        session_idle_timeout=settings.http_session_idle,
+        max_sessions=settings.http_max_sessions,
+    )
     return HostOriginGuard(app, security)
 
 

@@ -42,6 +42,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "state_dir": ("VENICE_KEYS_STATE_DIR",),
     "signing_key": ("VENICE_KEYS_SIGNING_KEY",),
     "http_token": ("VENICE_KEYS_HTTP_TOKEN",),
+    "http_max_sessions": ("VENICE_KEYS_HTTP_MAX_SESSIONS",),
+    "http_session_idle": ("VENICE_KEYS_HTTP_SESSION_IDLE",),
     "allowed_hosts": ("VENICE_KEYS_ALLOWED_HOSTS",),
     "allowed_origins": ("VENICE_KEYS_ALLOWED_ORIGINS",),
     "timeout": ("VENICE_KEYS_TIMEOUT",),
@@ -69,6 +71,12 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     http_token: SecretStr | None = None
+    #: `--no-auth`: serve loopback HTTP without the bearer token (refused on any other address).
+    no_auth: bool = False
+    #: Open HTTP sessions at most; one more gets 503 until one ends or idles out (see http_auth).
+    http_max_sessions: int = Field(default=64, ge=1, le=10_000)
+    #: Seconds an HTTP session may sit with no request in flight before the server ends it.
+    http_session_idle: float = Field(default=600.0, gt=0, le=86_400, allow_inf_nan=False)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     confirm: ConfirmMode = "auto"
@@ -162,6 +170,16 @@ class Settings(BaseModel):
                     f"Invalid VENICE_KEYS_HTTP_TOKEN: it has {len(token)} characters; use at least "
                     f"{MIN_HTTP_TOKEN_CHARS}. {TOKEN_HINT}"
                 )
+        if self.no_auth:
+            if self.transport != "http":
+                raise SettingsError("--no-auth applies only to --transport http.")
+            if not self.is_loopback:
+                raise SettingsError(
+                    f"Refusing --no-auth on {self.host}: it is allowed on loopback (127.0.0.1) only; "
+                    "drop --no-auth or bind to 127.0.0.1."
+                )
+            if self.http_token is not None:
+                raise SettingsError("--no-auth contradicts VENICE_KEYS_HTTP_TOKEN; unset one of them.")
         if self.transport == "http" and not self.is_loopback and self.http_token is None:
             raise SettingsError(
                 f"Refusing to serve HTTP on {self.host} without a bearer token: set VENICE_KEYS_HTTP_TOKEN "

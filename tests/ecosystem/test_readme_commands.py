@@ -354,17 +354,33 @@ def _serving(argv: list[str], env: dict[str, str], port: int, log: Path) -> Iter
                 proc.wait(10)
 
 
+def _claude_argv(line: str, env: dict[str, str]) -> list[str]:
+    """The arguments `claude` would get from this README line, after the shell expands it."""
+    shim = 'claude() { printf "%s\\0" "$@"; }; '
+    done = subprocess.run(["bash", "-c", shim + line], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("\0")[:-1]
+
+
 @pytest.mark.anyio
 async def test_http_mode_serves_the_url_given_to_claude_code(readme_text, tmp_path):
     port = _free_port()
+    state = tmp_path / "state"
+    env = clean_env(tmp_path, XDG_STATE_HOME=str(state))
     serve = shlex.split(localize(command(readme_text, r"--transport http --port 8765$"), port=port))
-    claude = shlex.split(localize(command(readme_text, r"^claude mcp add --transport http "), port=port))
-    url = claude[-1]
-    assert url == f"http://127.0.0.1:{port}/mcp"
-    with _serving(serve, clean_env(tmp_path), port, tmp_path / "http.log"):
+    line = localize(command(readme_text, r"^claude mcp add --transport http "), port=port)
+    with _serving(serve, env, port, tmp_path / "http.log"):
+        # The README's command reads the token the server made on first start, as a person's shell would.
+        claude = _claude_argv(line.replace("~/.local/state", str(state)), env)
+        url = claude[claude.index("venice-keys") + 1]
+        assert url == f"http://127.0.0.1:{port}/mcp"
+        name, value = claude[claude.index("--header") + 1].split(": ", 1)
+        assert name == "Authorization" and value.startswith("Bearer ") and len(value) > len("Bearer ") + 16
+        refused = httpx2.post(url, json={}, headers={"accept": "application/json, text/event-stream"})
+        assert refused.status_code == 401
         with anyio.fail_after(START_TIMEOUT):
             async with (
-                httpx2.AsyncClient(timeout=10.0) as http,
+                httpx2.AsyncClient(headers={name: value}, timeout=10.0) as http,
                 Client(streamable_http_client(url, http_client=http), mode="legacy") as client,
             ):
                 names = [t.name for t in (await client.list_tools()).tools]
@@ -392,7 +408,8 @@ RUN_HERE = {
     ".venv/bin/venice-keys-mcp --sandbox --transport http --port 8765": (
         test_http_mode_serves_the_url_given_to_claude_code
     ),
-    "claude mcp add --transport http venice-keys http://127.0.0.1:8765/mcp": (
+    "claude mcp add --transport http venice-keys http://127.0.0.1:8765/mcp --header "
+    '"Authorization: Bearer $(cat ~/.local/state/venice-keys-mcp/sandbox-http-token)"': (
         test_http_mode_serves_the_url_given_to_claude_code
     ),
     ".venv/bin/venice-keys-mcp sandbox --port 8787": test_sandbox_first_line_has_what_the_readme_promises,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,13 @@ class Usage:
 
 
 def server_env(tmp_path: Path) -> dict[str, str]:
-    """The server's files under tmp_path; nothing from the developer's own setup leaks in."""
+    """The server's files and state under tmp_path; nothing from the developer's own setup leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VENICE_", "VENICE_KEYS_"))}
     env.update(
         PYTHONUNBUFFERED="1",
         VENICE_KEYS_SECRETS_DIR=str(tmp_path / "secrets"),
         VENICE_KEYS_AUDIT_LOG=str(tmp_path / "audit.jsonl"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
     )
     return env
 
@@ -65,11 +67,18 @@ def free_port() -> int:
 class HttpServer:
     url: str
     process: subprocess.Popen[bytes]
+    token: str = field(repr=False)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The header every request needs: the bearer token the server requires."""
+        return {"authorization": f"Bearer {self.token}"}
 
 
 @contextlib.contextmanager
 def http_server(tmp_path: Path) -> Iterator[HttpServer]:
     port = free_port()
+    token = secrets.token_urlsafe(32)  # made at run time: the server requires a bearer token
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             [
@@ -87,11 +96,11 @@ def http_server(tmp_path: Path) -> Iterator[HttpServer]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            env=server_env(tmp_path),
+            env={**server_env(tmp_path), "VENICE_KEYS_HTTP_TOKEN": token},
         )
         try:
             _wait_until_serving(process, port, stderr)
-            yield HttpServer(f"http://127.0.0.1:{port}/mcp", process)
+            yield HttpServer(f"http://127.0.0.1:{port}/mcp", process, token)
         finally:
             stop(process)
 

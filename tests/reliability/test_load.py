@@ -22,13 +22,23 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import psutil
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitResult
 
 from tests.reliability.rig import text
-from tests.reliability.serving import Usage, http_server, percentile, record_figures, server_env, usage_dict
+from tests.reliability.serving import (
+    HttpServer,
+    Usage,
+    http_server,
+    percentile,
+    record_figures,
+    server_env,
+    usage_dict,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +77,7 @@ async def timed(c: Client, tally: Tally, tool: str, args: dict[str, Any]) -> Any
     return r
 
 
-async def one_client(url: str, mode: str, calls: int, writer: bool, tally: Tally) -> None:
+async def one_client(server: HttpServer, mode: str, calls: int, writer: bool, tally: Tally) -> None:
     """A session of mixed reads; a writer also creates a key and revokes it, typing its last six."""
     last6: dict[str, str] = {}
 
@@ -76,7 +86,10 @@ async def one_client(url: str, mode: str, calls: int, writer: bool, tally: Tally
             return ElicitResult(action="accept", content={"last6": last6["key"]})
         return ElicitResult(action="accept", content={"approve": True})
 
-    async with Client(url, mode=mode, elicitation_callback=elicit) as c:
+    # The SDK's own client timeouts (30 s, 300 s for a stream), with the token the server requires.
+    http = httpx2.AsyncClient(headers=server.auth, timeout=httpx2.Timeout(30, read=300))
+    transport = streamable_http_client(server.url, http_client=http)
+    async with http, Client(transport, mode=mode, elicitation_callback=elicit) as c:
         listed = await timed(c, tally, "list_keys", {"page_size": 100})
         # Not the keys other writers are about to revoke: reading those would race their revoke.
         keys = listed.structured_content["keys"] if listed else []
@@ -102,12 +115,12 @@ async def one_client(url: str, mode: str, calls: int, writer: bool, tally: Tally
             await timed(c, tally, tool, args)
 
 
-async def wave(url: str, tally: Tally) -> float:
+async def wave(server: HttpServer, tally: Tally) -> float:
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for i in range(CLIENTS):
             mode = "legacy" if i % 2 else "2026-07-28"
-            tg.start_soon(one_client, url, mode, CALLS_PER_CLIENT_PER_WAVE, i < WRITERS_PER_WAVE, tally)
+            tg.start_soon(one_client, server, mode, CALLS_PER_CLIENT_PER_WAVE, i < WRITERS_PER_WAVE, tally)
     return time.perf_counter() - started
 
 
@@ -142,8 +155,8 @@ async def test_http_load_20_clients_3000_calls_no_failures_no_leaks(tmp_path: Pa
     with http_server(tmp_path) as server:
         pid = server.process.pid
         warm = Tally()
-        await one_client(server.url, "legacy", 10, False, warm)  # imports and first-use costs paid
-        await one_client(server.url, "2026-07-28", 10, False, warm)
+        await one_client(server, "legacy", 10, False, warm)  # imports and first-use costs paid
+        await one_client(server, "2026-07-28", 10, False, warm)
         assert not warm.failures, warm.failures
         baseline = await settled(pid, Usage.of(pid))
 
@@ -153,7 +166,7 @@ async def test_http_load_20_clients_3000_calls_no_failures_no_leaks(tmp_path: Pa
         async with anyio.create_task_group() as tg:
             tg.start_soon(sample_peak, pid, peak, stop)
             for _ in range(WAVES):
-                walls.append(await wave(server.url, tally))
+                walls.append(await wave(server, tally))
                 after.append(await settled(pid, baseline))
             stop.set()
 

@@ -1,5 +1,8 @@
 """The real server over Streamable HTTP: every tool on both eras, the bearer token, Host/Origin checks.
 
+The token a server makes for itself (its file, reuse, --no-auth, the banner) and the
+session bounds are in test_http_auth.py.
+
 Servers are real processes on loopback ports, shared per module (a spawn costs about a
 second). Raw requests are one `initialize` POST, as a browser page or a curl would send it.
 """
@@ -56,10 +59,14 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
-    """A loopback server with no token on `--port 0` (the port it announces): files under its own tmp dir."""
-    home = tmp_path_factory.mktemp("open")
+def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
+    """A loopback server started as a person would, without VENICE_KEYS_HTTP_TOKEN, on `--port 0`.
+
+    It makes its own token (`server.token`, read from its file); files under its own tmp dir.
+    """
+    home = tmp_path_factory.mktemp("default")
     with running_http_server("--sandbox", env=server_env(home), port=0) as server:
+        assert server.token
         yield server, home
 
 
@@ -80,15 +87,15 @@ def token_server(tmp_path_factory: pytest.TempPathFactory, token: str) -> Iterat
 
 
 @pytest.mark.anyio
-async def test_http_server_runs_every_tool_with_elicitation(open_server, mode):
-    server, home = open_server
+async def test_http_server_runs_every_tool_with_elicitation(default_server, mode):
+    server, home = default_server
     answers: dict[str, Any] = {}
 
     async def type_last6(ctx: Any, params: Any) -> ElicitResult:
         return ElicitResult(action="accept", content={"last6": answers["last6"]})
 
     async with (
-        httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=60)) as http,
+        httpx2.AsyncClient(headers=server.auth, timeout=httpx2.Timeout(30, read=60)) as http,
         Client(
             streamable_http_client(server.url, http_client=http), mode=mode, elicitation_callback=type_last6
         ) as c,
@@ -97,14 +104,26 @@ async def test_http_server_runs_every_tool_with_elicitation(open_server, mode):
         assert c.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
 
 
-def test_loopback_server_without_token_answers_plain_requests(open_server):
-    server, _ = open_server
-    r = initialize(server)
-    assert r.status_code == 200 and "venice-keys-mcp" in r.text
+def test_default_server_refuses_a_request_without_its_token_and_serves_one_with_it(default_server):
+    server, _ = default_server
+    refused = initialize(server)
+    assert refused.status_code == 401 and "venice-keys-mcp" not in refused.text
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    served = initialize(server, server.auth)
+    assert served.status_code == 200 and "venice-keys-mcp" in served.text
 
 
-def test_port_0_serves_on_the_port_the_banner_announces(open_server):
-    server, _ = open_server
+def test_default_server_refuses_a_wrong_token_of_the_same_length_and_a_prefix(default_server):
+    server, _ = default_server
+    token = server.token
+    assert token
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for wrong in (flipped, token[:-1], token[: len(token) // 2], token + "x"):
+        assert initialize(server, bearer(wrong)).status_code == 401, len(wrong)
+
+
+def test_port_0_serves_on_the_port_the_banner_announces(default_server):
+    server, _ = default_server
     assert server.port != 0  # read from the banner; every test on this server connects to it
     assert (
         f"claude mcp add --transport http venice-keys http://127.0.0.1:{server.port}/mcp" in server.stderr()
@@ -115,16 +134,16 @@ def test_port_0_serves_on_the_port_the_banner_announces(open_server):
     ("headers", "status"),
     [({"host": f"{EVIL_HOST}:1234"}, 421), ({"host": EVIL_HOST}, 421), ({"origin": EVIL_ORIGIN}, 403)],
 )
-def test_loopback_server_refuses_foreign_host_and_origin(open_server, headers, status):
-    server, _ = open_server
+def test_loopback_server_refuses_foreign_host_and_origin(default_server, headers, status):
+    server, _ = default_server
     r = initialize(server, headers)
     assert r.status_code == status and "venice-keys-mcp" not in r.text
 
 
-def test_loopback_server_accepts_its_own_origins(open_server):
-    server, _ = open_server
+def test_loopback_server_accepts_its_own_origins(default_server):
+    server, _ = default_server
     for origin in (f"http://127.0.0.1:{server.port}", f"http://localhost:{server.port}"):
-        assert initialize(server, {"origin": origin}).status_code == 200
+        assert initialize(server, {**server.auth, "origin": origin}).status_code == 200
 
 
 # --- the bearer token --------------------------------------------------------------------------
@@ -137,7 +156,7 @@ def test_request_without_token_gets_401_with_bearer_challenge(token_server):
 
 
 def test_request_with_wrong_token_gets_401(token_server, token):
-    for wrong in (token[:-1], token + "x", "x" * len(token)):
+    for wrong in (token[:-1], token + "x", "x" * len(token), token[:-1] + ("A" if token[-1] != "A" else "B")):
         assert initialize(token_server, bearer(wrong)).status_code == 401
 
 

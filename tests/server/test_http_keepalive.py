@@ -59,7 +59,7 @@ def test_ten_tools_list_on_one_kept_alive_connection_wait_for_no_delayed_ack(
     }
     # One connection only, so every request below rides the same kept-alive socket.
     limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
-    with httpx2.Client(limits=limits, timeout=10.0) as client:
+    with httpx2.Client(limits=limits, headers=http_server.auth, timeout=10.0) as client:
         session = rpc(client, url, init).headers["mcp-session-id"]
         rpc(client, url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
         took: list[float] = []

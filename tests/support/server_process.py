@@ -4,7 +4,7 @@
     result = run_cli("--version", env=env)                      # a one-shot command
     params = stdio_params("--sandbox", env=env)                  # for the SDK's stdio client
     with running_http_server("--sandbox", env=env) as server:   # Streamable HTTP on a free port
-        httpx2.post(server.url, ...)
+        httpx2.post(server.url, headers=server.auth, ...)        # the token it generated (or was given)
 
 Every process is stopped (terminate, then kill) when its block ends, and every wait has a
 timeout. Output goes to temporary files, never to pipes nobody reads, so a chatty server
@@ -40,12 +40,14 @@ def server_command(*args: str) -> list[str]:
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The runner's environment without any VENICE_* variable, with files under tmp_path, plus `extra`."""
+    """The runner's environment without VENICE_* variables, files and state under tmp_path, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENICE")}
     env.update(
         VENICE_KEYS_SECRETS_DIR=str(tmp_path / "secrets"),
         VENICE_KEYS_AUDIT_LOG=str(tmp_path / "audit.jsonl"),
+        # The state folders (pending approvals, the generated HTTP token): never the runner's own.
         VENICE_KEYS_STATE_DIR=str(tmp_path / "state"),
+        XDG_STATE_HOME=str(tmp_path / "xdg-state"),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -94,18 +96,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def token_file(env: Mapping[str, str], *, sandbox: bool = True) -> Path:
+    """Where a server started with `env` keeps the HTTP token it made (server_env's XDG_STATE_HOME)."""
+    name = "sandbox-http-token" if sandbox else "http-token"
+    return Path(env["XDG_STATE_HOME"]) / "venice-keys-mcp" / name
+
+
 @dataclass
 class ServerProcess:
-    """A running `venice-keys-mcp --transport http` process."""
+    """A running `venice-keys-mcp --transport http` process and the token it wants (None: --no-auth)."""
 
     process: subprocess.Popen[bytes]
     port: int
     stdout_file: IO[bytes] = field(repr=False)
     stderr_file: IO[bytes] = field(repr=False)
+    token: str | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/mcp"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The Authorization header this server accepts ({} with --no-auth)."""
+        return {"authorization": f"Bearer {self.token}"} if self.token else {}
 
     def stdout(self) -> str:
         return _read_all(self.stdout_file)
@@ -137,9 +151,19 @@ def running_http_server(
             if port and server.port != port:
                 raise RuntimeError(f"asked for port {port}, the server announced {server.port}")
             wait_for_port(server.port, process, timeout, describe=server.stderr)
+            server.token = _expected_token(args, env)
             yield server
         finally:
             stop(process)
+
+
+def _expected_token(args: tuple[str, ...], env: Mapping[str, str]) -> str | None:
+    """The configured token, else the one the server generated (it exists once the banner is out)."""
+    if "--no-auth" in args:
+        return None
+    if env.get("VENICE_KEYS_HTTP_TOKEN"):
+        return env["VENICE_KEYS_HTTP_TOKEN"]
+    return token_file(env, sandbox="--sandbox" in args).read_text().strip()
 
 
 def announced_port(server: ServerProcess, timeout: float) -> int:
