@@ -97,8 +97,10 @@ def free_port() -> int:
 
 
 def token_file(env: Mapping[str, str], *, sandbox: bool = True) -> Path:
-    """Where a server started with `env` keeps the HTTP token it made (server_env's XDG_STATE_HOME)."""
+    """Where a server started with `env` keeps the HTTP token it made: its state folder."""
     name = "sandbox-http-token" if sandbox else "http-token"
+    if env.get("VENICE_KEYS_STATE_DIR"):
+        return Path(env["VENICE_KEYS_STATE_DIR"]) / name
     return Path(env["XDG_STATE_HOME"]) / "venice-keys-mcp" / name
 
 
