@@ -40,8 +40,10 @@ MEANING: dict[str, str] = {
     "http_session_idle": "Seconds an HTTP session may sit with no request in flight before it is ended.",
     "allowed_hosts": "Comma-separated `Host` values accepted over HTTP (DNS-rebinding protection).",
     "allowed_origins": "Comma-separated `Origin` values accepted over HTTP.",
-    "confirm": "`auto`: ask the person in a form, or with a one-time token when the host cannot show "
-    "forms; `elicit`: forms only, refuse otherwise; `off`: never ask (unattended automation only).",
+    "confirm": "Who says yes to risky actions. `auto`: the person, through a form, else the approval "
+    "card (MCP Apps), else the terminal (`venice-keys-mcp approve`); `elicit`: forms only, refuse "
+    "otherwise; `agent`: forms, else a one-time token the agent relays (weaker: the agent carries the "
+    "yes); `off`: never ask (unattended automation only).",
     "read_only": "`1`: offer only the read-only tools; nothing can be created, changed or revoked.",
     "allow_admin_keys": "`1`: let the agent create ADMIN keys (each one still confirmed by a person).",
     "max_usd": "Highest USD consumption limit the agent may give a key.",
@@ -49,6 +51,8 @@ MEANING: dict[str, str] = {
     "max_expiry_days": "Longest expiry, in days from now, the agent may give a key.",
     "secrets_dir": "Folder for new keys' secrets: one file per key, mode 0600, in a 0700 folder.",
     "audit_log": "The append-only, hash-chained audit log (JSON lines, mode 0600).",
+    "state_dir": "Folder for pending approvals and the generated HTTP token; the server and "
+    "`venice-keys-mcp approve` must share it.",
     "signing_key": "Key (hex or base64, at least 32 bytes) for confirmation tokens and sealed request "
     "state; give every instance behind a load balancer the same one.",
     "timeout": "Seconds to wait for Venice on each request.",
@@ -68,6 +72,7 @@ DEFAULT_TEXT: dict[str, str] = {
     "sandbox_keys": "the seeded dozen",
     "secrets_dir": "per-user data folder, e.g. `~/.local/share/venice-keys-mcp/secrets`",
     "audit_log": "per-user state folder, e.g. `~/.local/state/venice-keys-mcp/audit.jsonl`",
+    "state_dir": "per-user state folder, e.g. `~/.local/state/venice-keys-mcp`",
     "signing_key": "random, per process",
 }
 

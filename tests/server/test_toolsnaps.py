@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 SNAPS = Path(__file__).resolve().parent.parent / "toolsnaps"
 UPDATE = os.environ.get("UPDATE_TOOLSNAPS") == "1"
@@ -25,7 +27,9 @@ def _render(tool: dict[str, object]) -> str:
 
 
 async def test_tool_contracts_match_snapshots(server):
-    async with Client(server, mode="legacy") as c:
+    # As an Apps host sees them, so the app-only approve_action is snapshotted too.
+    apps = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
+    async with Client(server, mode="legacy", extensions=apps) as c:
         tools = (await c.list_tools()).tools
     live = {t.name: t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools}
     if UPDATE:
