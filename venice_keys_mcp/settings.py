@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from venice_keys_mcp.safety.tokens import load_signing_key
 
@@ -39,6 +39,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "max_expiry_days": ("VENICE_KEYS_MAX_EXPIRY_DAYS",),
     "secrets_dir": ("VENICE_KEYS_SECRETS_DIR",),
     "audit_log": ("VENICE_KEYS_AUDIT_LOG",),
+    "audit_syslog": ("VENICE_KEYS_AUDIT_SYSLOG",),
     "signing_key": ("VENICE_KEYS_SIGNING_KEY",),
     "http_token": ("VENICE_KEYS_HTTP_TOKEN",),
     "allowed_hosts": ("VENICE_KEYS_ALLOWED_HOSTS",),
@@ -78,10 +79,21 @@ class Settings(BaseModel):
     max_expiry_days: int | None = Field(default=None, ge=1)
     secrets_dir: Path | None = None
     audit_log: Path | None = None
+    #: None: off; "1" (the local syslog), a unix socket path, or host:port (see `syslog_sink`).
+    audit_syslog: str | None = None
     signing_key: SecretStr | None = None
     token_ttl: int = Field(default=300, ge=30, le=3600)
     timeout: float = Field(default=15.0, gt=0, le=300)
     log_level: LogLevel = "INFO"
+
+    @field_validator("audit_syslog")
+    @classmethod
+    def _syslog_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            from venice_keys_mcp.safety.syslog_sink import parse_syslog_address
+
+            parse_syslog_address(value)  # its ValueError names the rule
+        return value
 
     @property
     def is_loopback(self) -> bool:
@@ -211,6 +223,16 @@ def _parse(field: str, name: str, raw: str) -> Any:
         raise SettingsError(f"Invalid {name}={raw!r}: use auto, elicit or off.")
     if field in {"confirm", "log_level"}:
         return raw.lower() if field == "confirm" else raw.upper()
+    if field == "audit_syslog":
+        if raw.lower() in _FALSE:
+            return None
+        from venice_keys_mcp.safety.syslog_sink import parse_syslog_address
+
+        try:
+            parse_syslog_address(raw)
+        except ValueError as exc:
+            raise SettingsError(f"Invalid {name}: {exc}.") from None
+        return raw
     if field in {"secrets_dir", "audit_log"}:
         return Path(raw).expanduser()
     return raw
