@@ -22,7 +22,8 @@ class UnsafeFileError(OSError):
 def open_private(path: Path, flags: int, mode: int = 0o600) -> int:
     """Open a file this server owns and keeps private; return the descriptor. Use it for EVERY file we write.
 
-    The file must be a regular file with one link, owned by this user; a symlink at
+    The file must be a regular file owned by this user (and, when opened for writing,
+    with no second hard link, which could be another file's name); a symlink at
     `path` is never followed (``O_NOFOLLOW``), so a link planted where the audit log or a
     state file should be cannot make the server append to, truncate or chmod another
     file (the victim is left as it was). A FIFO or device is refused without blocking
@@ -58,7 +59,8 @@ def open_private(path: Path, flags: int, mode: int = 0o600) -> int:
                 "refusing to use a file another user controls",
                 str(path),
             )
-        if info.st_nlink != 1:
+        writing = flags & (os.O_WRONLY | os.O_RDWR)
+        if writing and info.st_nlink != 1:
             raise UnsafeFileError(
                 errno.EMLINK,
                 f"{path} has {info.st_nlink} hard links; refusing to write a file that is also another file",
