@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -348,6 +349,7 @@ def start_and_stop(tmp_path: Path, confirm: str) -> subprocess.CompletedProcess[
         "HOME": str(tmp_path),
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"],  # the audit key `verify_cli` reads too
         "VENICE_KEYS_SECRETS_DIR": str(tmp_path / "secrets"),
         "VENICE_KEYS_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
     }

@@ -88,6 +88,7 @@ class SyslogSink:
                 if self._handler is None:
                     self._handler = _Handler(self, self.address)
                     self._handler.ident = f"venice-keys-mcp[{os.getpid()}]: "
+                    self._handler.append_nul = False  # the line as written; journald and rsyslog need no NUL
                 record = logging.LogRecord("audit", logging.INFO, __file__, 0, text, None, None)
                 self._handler.emit(record)  # errors reach `_failed` through handleError
             except (OSError, socket.gaierror) as exc:  # the handler's constructor resolves a UDP host
