@@ -1,8 +1,9 @@
-"""Shared fixtures: the anyio backend, and a private config folder for every test.
+"""Shared fixtures: the anyio backend, and private per-user folders for every test.
 
-The audit key lives in the per-user config folder (see `safety.audit`). Each test gets
-its own, through `XDG_CONFIG_HOME`, so the suite never creates or reads a key in the
-home folder of whoever runs it; server processes the tests start inherit it.
+The audit key lives in the per-user config folder, sandbox runs keep their audit logs
+in the state folder (see `safety.audit`). Each test gets its own folders, through the
+XDG variables, so the suite never creates or reads a file in the home folder of whoever
+runs it; server processes the tests start inherit them.
 """
 
 import pytest
@@ -14,5 +15,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _private_config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("xdg")
+    for name in ("CONFIG", "STATE", "DATA"):
+        monkeypatch.setenv(f"XDG_{name}_HOME", str(home / name.lower()))
