@@ -43,7 +43,10 @@ MEANING: dict[str, str] = {
     "max_diem": "Highest DIEM consumption limit the agent may give a key.",
     "max_expiry_days": "Longest expiry, in days from now, the agent may give a key.",
     "secrets_dir": "Folder for new keys' secrets: one file per key, mode 0600, in a 0700 folder.",
-    "audit_log": "The append-only, hash-chained audit log (JSON lines, mode 0600).",
+    "audit_log": "The append-only audit log (JSON lines, mode 0600), chained with a keyed MAC; "
+    "with `--sandbox`, each run writes its own log under the state folder's `sandbox/`.",
+    "audit_syslog": "`1`: also send every audit entry to the local syslog/journald (`/dev/log`, else "
+    "UDP localhost:514), a copy the agent cannot rewrite; or a unix socket path, or `host:port` (UDP).",
     "signing_key": "Key (hex or base64, at least 32 bytes) for confirmation tokens and sealed request "
     "state; give every instance behind a load balancer the same one.",
     "timeout": "Seconds to wait for Venice on each request.",
@@ -62,6 +65,7 @@ DEFAULT_TEXT: dict[str, str] = {
     "sandbox_keys": "the seeded dozen",
     "secrets_dir": "per-user data folder, e.g. `~/.local/share/venice-keys-mcp/secrets`",
     "audit_log": "per-user state folder, e.g. `~/.local/state/venice-keys-mcp/audit.jsonl`",
+    "audit_syslog": "off",
     "signing_key": "random, per process",
 }
 

@@ -385,3 +385,9 @@ def test_verify_never_creates_a_key(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(b"")
     assert verify(tmp_path / "a.jsonl").ok
     assert not default_audit_key_path().exists()
+
+
+def test_the_readme_states_what_verify_proves_and_cannot_in_the_same_words():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## The audit log", 1)[1].split("\n## ", 1)[0]
+    assert PROVES in section and CANNOT_PROVE in section
