@@ -109,10 +109,11 @@ def test_old_sandbox_runs_beyond_the_newest_ten_are_removed_with_their_side_file
     for i in range(12):
         path = new_sandbox_audit_path(directory, now=lambda i=i: start + timedelta(minutes=i))
         dead = path.with_name(path.name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
-        path.rename(dead)
+        dead.write_bytes(b"")  # the run's server made its log, then ended
         head_path(dead).write_text("{}")
         made.append(dead)
     live = new_sandbox_audit_path(directory, now=lambda: start + timedelta(hours=1))
+    live.write_bytes(b"")
     left = sorted(directory.glob("audit-*.jsonl"))
     assert len(left) == SANDBOX_RUNS_KEPT and left[-1] == live
     assert left[:-1] == made[-(SANDBOX_RUNS_KEPT - 1) :]
@@ -123,7 +124,15 @@ def test_a_sandbox_still_running_keeps_its_log_when_pruning(tmp_path):
     directory = tmp_path / "sandbox"
     start = datetime(2026, 1, 1, tzinfo=UTC)
     own = new_sandbox_audit_path(directory, now=lambda: start)  # this process: alive
+    own.write_bytes(b"")
     for i in range(SANDBOX_RUNS_KEPT + 1):
-        new_sandbox_audit_path(directory, now=lambda i=i: start + timedelta(minutes=i + 1))
-    assert own.exists()
+        new_sandbox_audit_path(directory, now=lambda i=i: start + timedelta(minutes=i + 1)).write_bytes(b"")
+    assert own.exists() and len(list(directory.glob("audit-*.jsonl"))) == SANDBOX_RUNS_KEPT + 2
+
+
+def test_doctor_on_the_sandbox_leaves_no_run_behind():
+    from venice_keys_mcp.doctor import run_doctor
+
+    assert run_doctor(Settings(sandbox=True)) == 0
+    assert newest_sandbox_audit_log() is None
 

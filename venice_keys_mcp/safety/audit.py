@@ -771,20 +771,20 @@ def sandbox_audit_dir() -> Path:
 def new_sandbox_audit_path(
     directory: Path | None = None, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> Path:
-    """Create this sandbox run's own, empty audit log and return its path; prune old runs.
+    """A new path for this sandbox run's own audit log; prunes the logs of old runs.
 
     The sandbox forgets everything when it stops, so its trail must not mix with an
     earlier run's: each run gets ``audit-<UTC time>-<pid>-<random>.jsonl``. The file is
-    created now (so `audit verify --sandbox` finds this run even before its first entry),
-    and the logs of runs beyond the newest `SANDBOX_RUNS_KEPT` are removed, unless their
-    process is still running.
+    not made here (`doctor --sandbox` builds a runtime too and should leave no run
+    behind); the server makes it at start-up when its audit guard checks the log. Logs
+    of runs beyond the newest `SANDBOX_RUNS_KEPT` are removed, unless their process is
+    still running.
     """
     directory = Path(directory) if directory is not None else sandbox_audit_dir()
     make_private_dirs(directory)
     stamp = now().astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     path = directory / f"audit-{stamp}-{os.getpid()}-{secrets.token_hex(3)}.jsonl"
-    os.close(open_private(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    _prune_sandbox_logs(directory, keep=SANDBOX_RUNS_KEPT)
+    _prune_sandbox_logs(directory, keep=SANDBOX_RUNS_KEPT - 1)  # this run is the tenth
     return path
 
 
