@@ -425,6 +425,7 @@ class AuditLog:
         self.path = Path(path)
         self.key_file = None if key is not None else (key_file or default_audit_key_path())
         self._key = key
+        self._kid = key_id(key) if key is not None else ""
         self._scrubber = scrubber or Scrubber()
         self._clock = clock
         self._syslog = syslog
@@ -436,7 +437,7 @@ class AuditLog:
             assert self.key_file is not None
             key = load_audit_key(self.key_file, create=True)
             assert key is not None
-            self._key = key
+            self._key, self._kid = key, key_id(key)
         return self._key
 
     def append(
@@ -476,7 +477,7 @@ class AuditLog:
                     "outcome": scrub(outcome),
                     "detail": scrub(detail),
                     "prev": prev,
-                    "kid": _kid_of(key),
+                    "kid": self._kid,
                 }
                 entry = AuditEntry(**fields, mac=_mac(key, canonical_json(fields).encode("utf-8")))
                 line = entry.model_dump_json().encode("utf-8")
@@ -555,16 +556,6 @@ class AuditLog:
         if head is not None and (head.seq > tip[0] or (head.seq == tip[0] and head.hash != tip[1])):
             return head.seq, head.hash
         return tip
-
-
-_KIDS: dict[bytes, str] = {}
-
-
-def _kid_of(key: bytes) -> str:
-    kid = _KIDS.get(key)
-    if kid is None:
-        kid = _KIDS[key] = key_id(key)
-    return kid
 
 
 def verify(path: Path, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
