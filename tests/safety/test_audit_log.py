@@ -324,3 +324,10 @@ def test_a_head_file_that_cannot_be_written_does_not_lose_the_entry(tmp_path, mo
     entry = append(AuditLog(path))
     assert AuditLog(path).recent(1) == [entry]
     assert "could not update" in caplog.text
+
+
+def test_a_log_verifies_itself_with_the_key_it_writes_with(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, key=derive_audit_key(os.urandom(32)))
+    append(log)
+    assert log.verify().ok and not verify(path).ok  # the default keys are not this one

@@ -517,6 +517,11 @@ class AuditLog:
             except OSError as exc:
                 raise AuditError(self.path, exc) from exc
 
+    def verify(self) -> VerifyReport:
+        """`verify` this log with the key it writes with (a configured one, or the key file's)."""
+        key = self._audit_key()
+        return verify(self.path, {self._kid: key})
+
     def recent(self, n: int = 20) -> list[AuditEntry | LegacyAuditEntry]:
         """The newest `n` readable entries, oldest first; reads only the end of the file."""
         if n <= 0:
