@@ -90,6 +90,9 @@ def test_audit_verify_sandbox_checks_the_newest_real_runs_log():
     for log in logs:
         (entry,) = [json.loads(line) for line in log.read_bytes().splitlines()]
         assert entry["seq"] == 1 and entry["outcome"] == "confirmation_off"  # each run starts its own chain
+    plain = cli("audit", "verify", env=env)  # what a person types first, after the sandbox tour
+    assert plain.returncode == 2 and "not found" in plain.stdout
+    assert f"wrote {logs[-1]}: check it with venice-keys-mcp audit verify --sandbox" in plain.stdout
     done = cli("audit", "verify", "--sandbox", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     said = f"the newest sandbox run's log (of 2 kept in {sandbox_audit_dir()}): {logs[-1].name}"

@@ -851,8 +851,10 @@ def main_verify(path: Path | None = None, *, sandbox: bool = False) -> int:
     try:
         report = verify(path, {kid: key for kid, (key, _) in found.items()})
     except FileNotFoundError:
-        where = "pass --file, or --sandbox for the sandbox's log" if not sandbox else "pass --file"
-        print(f"audit log {path}: not found (set {AUDIT_LOG_ENV} or {where})")
+        print(f"audit log {path}: not found (set {AUDIT_LOG_ENV} or pass --file)")
+        newest = None if sandbox else newest_sandbox_audit_log()
+        if newest is not None:  # most often: someone tried the sandbox and then ran this
+            print(f"The newest sandbox run wrote {newest}: check it with {APP_NAME} audit verify --sandbox")
         return 2
     except OSError as exc:
         print(f"audit log {path}: cannot be read: {exc.strerror or exc}")
