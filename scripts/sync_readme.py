@@ -50,9 +50,12 @@ MEANING: dict[str, str] = {
     "max_diem": "Highest DIEM consumption limit the agent may give a key.",
     "max_expiry_days": "Longest expiry, in days from now, the agent may give a key.",
     "secrets_dir": "Folder for new keys' secrets: one file per key, mode 0600, in a 0700 folder.",
-    "audit_log": "The append-only, hash-chained audit log (JSON lines, mode 0600).",
     "state_dir": "Folder for pending approvals and the generated HTTP token; the server and "
     "`venice-keys-mcp approve` must share it.",
+    "audit_log": "The append-only audit log (JSON lines, mode 0600), chained with a keyed MAC; "
+    "with `--sandbox`, each run writes its own log under the state folder's `sandbox/`.",
+    "audit_syslog": "`1`: also send every audit entry to the local syslog/journald (`/dev/log`, else "
+    "UDP localhost:514), a copy the agent cannot rewrite; or a unix socket path, or `host:port` (UDP).",
     "signing_key": "Key (hex or base64, at least 32 bytes) for confirmation tokens and sealed request "
     "state; give every instance behind a load balancer the same one.",
     "timeout": "Seconds to wait for Venice on each request.",
@@ -73,6 +76,7 @@ DEFAULT_TEXT: dict[str, str] = {
     "secrets_dir": "per-user data folder, e.g. `~/.local/share/venice-keys-mcp/secrets`",
     "audit_log": "per-user state folder, e.g. `~/.local/state/venice-keys-mcp/audit.jsonl`",
     "state_dir": "per-user state folder, e.g. `~/.local/state/venice-keys-mcp`",
+    "audit_syslog": "off",
     "signing_key": "random, per process",
 }
 

@@ -1,4 +1,10 @@
-"""Shared fixtures: the anyio backend. Area fixtures live in each test folder's conftest."""
+"""Shared fixtures: the anyio backend, and private per-user folders for every test.
+
+The audit key lives in the per-user config folder, sandbox runs keep their audit logs
+in the state folder (see `safety.audit`). Each test gets its own folders, through the
+XDG variables, so the suite never creates or reads a file in the home folder of whoever
+runs it; server processes the tests start inherit them.
+"""
 
 import pytest
 
@@ -6,3 +12,10 @@ import pytest
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("xdg")
+    for name in ("CONFIG", "STATE", "DATA"):
+        monkeypatch.setenv(f"XDG_{name}_HOME", str(home / name.lower()))

@@ -114,8 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit = sub.add_parser("audit", help="work with the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="check the audit log's hash chain")
-    verify.add_argument("--file", help="audit log path (default: VENICE_KEYS_AUDIT_LOG or the state dir)")
+    verify = audit_sub.add_parser("verify", help="check the audit log's keyed hash chain")
+    which = verify.add_mutually_exclusive_group()
+    which.add_argument("--file", help="audit log path (default: VENICE_KEYS_AUDIT_LOG or the state dir)")
+    which.add_argument("--sandbox", action="store_true", help="the newest --sandbox run's own log")
     return parser
 
 
@@ -131,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             from venice_keys_mcp.safety.audit import main_verify
 
-            return main_verify(Path(args.file) if args.file else None)
+            return main_verify(Path(args.file) if args.file else None, sandbox=args.sandbox)
         settings = _settings(args)
         if settings is None:
             return EXIT_USAGE

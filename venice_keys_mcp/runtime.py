@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from venice_keys_mcp.safety.approvals import FileApprovalStore
-from venice_keys_mcp.safety.audit import AuditLog, default_audit_path
+from venice_keys_mcp.safety.audit import (
+    AuditLog,
+    default_audit_path,
+    derive_audit_key,
+    new_sandbox_audit_path,
+    newest_sandbox_audit_log,
+)
 from venice_keys_mcp.safety.policy import PolicySettings
 from venice_keys_mcp.safety.secrets import Scrubber, default_secrets_dir
 from venice_keys_mcp.safety.tokens import ConfirmationTokens, load_signing_key
@@ -84,9 +90,11 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         )
         data_root = platformdirs.user_data_path(APP_NAME) / "sandbox"
         secrets_dir = settings.secrets_dir or data_root / "secrets"
+        # Each run its own log: the sandbox forgets everything, its trail included.
+        audit_path = settings.audit_log or new_sandbox_audit_path()
     else:
         secrets_dir = settings.secrets_dir or default_secrets_dir()
-    audit_path = audit_path_for(settings)
+        audit_path = audit_path_for(settings)
 
     signing_key, configured = load_signing_key(
         settings.signing_key.get_secret_value() if settings.signing_key else None
@@ -119,11 +127,20 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         own_key_last6=admin[-6:] if admin else None,
         own_key_id=sandbox_state.demo.admin_key_id if sandbox_state else None,
     )
+    syslog = None
+    if settings.audit_syslog is not None:
+        from venice_keys_mcp.safety.syslog_sink import SyslogSink, parse_syslog_address
+
+        syslog = SyslogSink(parse_syslog_address(settings.audit_syslog))
+    # A configured signing key gives every instance sharing it the same audit key;
+    # otherwise the audit key file in the user's config folder is used (made on first use).
+    audit_key = derive_audit_key(signing_key) if configured else None
+    audit = AuditLog(audit_path, key=audit_key, scrubber=scrubber, syslog=syslog)
     return Runtime(
         settings=settings,
         connect=connect,
         scrubber=scrubber,
-        audit=AuditLog(audit_path, scrubber=scrubber),
+        audit=audit,
         tokens=ConfirmationTokens(
             signing_key,
             ttl_seconds=settings.token_ttl,
@@ -141,9 +158,9 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
 
 
 def audit_path_for(settings: Settings) -> Path:
-    """The audit log this configuration writes to (the server and `approve` share it)."""
+    """The audit log this configuration writes to; for the sandbox, the newest run's (`approve` joins it)."""
     if settings.sandbox:
-        return settings.audit_log or platformdirs.user_state_path(APP_NAME) / "sandbox-audit.jsonl"
+        return settings.audit_log or newest_sandbox_audit_log() or new_sandbox_audit_path()
     return settings.audit_log or default_audit_path()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from venice_keys_mcp.safety.tokens import load_signing_key
 
@@ -40,6 +40,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "secrets_dir": ("VENICE_KEYS_SECRETS_DIR",),
     "audit_log": ("VENICE_KEYS_AUDIT_LOG",),
     "state_dir": ("VENICE_KEYS_STATE_DIR",),
+    "audit_syslog": ("VENICE_KEYS_AUDIT_SYSLOG",),
     "signing_key": ("VENICE_KEYS_SIGNING_KEY",),
     "http_token": ("VENICE_KEYS_HTTP_TOKEN",),
     "http_max_sessions": ("VENICE_KEYS_HTTP_MAX_SESSIONS",),
@@ -88,12 +89,23 @@ class Settings(BaseModel):
     secrets_dir: Path | None = None
     audit_log: Path | None = None
     state_dir: Path | None = None
+    #: None: off; "1" (the local syslog), a unix socket path, or host:port (see `syslog_sink`).
+    audit_syslog: str | None = None
     signing_key: SecretStr | None = None
     token_ttl: int = Field(default=300, ge=30, le=3600)
     #: How long a person has to answer a pending approval (card or terminal).
     approval_ttl: int = Field(default=600, ge=60, le=3600)
     timeout: float = Field(default=15.0, gt=0, le=300)
     log_level: LogLevel = "INFO"
+
+    @field_validator("audit_syslog")
+    @classmethod
+    def _syslog_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            from venice_keys_mcp.safety.syslog_sink import parse_syslog_address
+
+            parse_syslog_address(value)  # its ValueError names the rule
+        return value
 
     @property
     def is_loopback(self) -> bool:
@@ -233,6 +245,16 @@ def _parse(field: str, name: str, raw: str) -> Any:
         raise SettingsError(f"Invalid {name}={raw!r}: use auto, elicit, agent or off.")
     if field in {"confirm", "log_level"}:
         return raw.lower() if field == "confirm" else raw.upper()
+    if field == "audit_syslog":
+        if raw.lower() in _FALSE:
+            return None
+        from venice_keys_mcp.safety.syslog_sink import parse_syslog_address
+
+        try:
+            parse_syslog_address(raw)
+        except ValueError as exc:
+            raise SettingsError(f"Invalid {name}: {exc}.") from None
+        return raw
     if field in {"secrets_dir", "audit_log", "state_dir"}:
         return Path(raw).expanduser()
     return raw

@@ -1,4 +1,4 @@
-"""AuditLog: append-only, hash-chained, private, continuing across restarts, secret-free."""
+"""AuditLog: append-only, keyed hash chain, private, continuing across restarts, secret-free."""
 
 from __future__ import annotations
 
@@ -11,7 +11,18 @@ import pytest
 
 from venice_keys_mcp.safety import audit as audit_mod
 from venice_keys_mcp.safety._canonical import canonical_json, sha256_hex
-from venice_keys_mcp.safety.audit import GENESIS, AuditError, AuditLog, default_audit_path, head_path, verify
+from venice_keys_mcp.safety.audit import (
+    GENESIS,
+    AuditError,
+    AuditLog,
+    default_audit_key_path,
+    default_audit_path,
+    derive_audit_key,
+    head_path,
+    key_id,
+    load_audit_key,
+    verify,
+)
 from venice_keys_mcp.safety.secrets import REDACTED, Scrubber
 
 
@@ -27,10 +38,17 @@ def append(log: AuditLog, i: int = 0, **overrides: object):
     return log.append(**fields)
 
 
+def file_key() -> bytes:
+    """The audit key the log made on first use (in this test's own config folder)."""
+    key = load_audit_key(default_audit_key_path(), create=False)
+    assert key is not None
+    return key
+
+
 def test_first_entry_starts_the_chain_with_zeros(tmp_path):
     entry = append(AuditLog(tmp_path / "audit.jsonl"))
     assert entry.seq == 1 and entry.prev == GENESIS
-    assert entry.hash == entry.computed_hash()
+    assert entry.kid == key_id(file_key()) and entry.mac == entry.computed_mac(file_key())
     assert entry.time.endswith("Z")
 
 
@@ -42,15 +60,46 @@ def test_each_line_is_the_entry_and_prev_is_the_hash_of_the_previous_line(tmp_pa
     assert raw[-1] == b"" and len(raw) == 4
     assert [json.loads(line)["seq"] for line in raw[:3]] == [1, 2, 3]
     assert list(json.loads(raw[0])) == [
-        "seq", "time", "tool", "key_id", "args_digest", "confirmation", "outcome", "detail", "prev", "hash",
+        "seq", "time", "tool", "key_id", "args_digest", "confirmation", "outcome", "detail", "prev", "kid",
+        "mac",
     ]  # fmt: skip
     assert entries[1].prev == sha256_hex(raw[0]) and entries[2].prev == sha256_hex(raw[1])
 
 
-def test_hash_covers_the_canonical_json_without_the_hash_field(tmp_path):
+def test_mac_is_an_hmac_of_the_canonical_json_without_the_mac_field(tmp_path):
+    import hashlib
+    import hmac
+
     entry = append(AuditLog(tmp_path / "audit.jsonl"))
-    body = entry.model_dump(exclude={"hash"})
-    assert entry.hash == sha256_hex(canonical_json(body))
+    body = canonical_json(entry.model_dump(exclude={"mac"})).encode()
+    assert entry.mac == hmac.new(file_key(), body, hashlib.sha256).hexdigest()
+    assert entry.mac != sha256_hex(body)  # not a plain hash anyone could recompute
+
+
+def test_audit_key_file_is_made_once_0600_in_a_0700_folder_outside_the_log_folder(tmp_path):
+    path = tmp_path / "state" / "audit.jsonl"
+    append(AuditLog(path))
+    key_file = default_audit_key_path()
+    assert key_file.parent != path.parent and not (path.parent / "audit.key").exists()
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(key_file.parent).st_mode) == 0o700
+    first = key_file.read_bytes()
+    append(AuditLog(path), 2)  # a restart reads the same key
+    assert key_file.read_bytes() == first and len(bytes.fromhex(first.decode().strip())) == 32
+    assert verify(path).ok
+
+
+def test_a_configured_signing_key_gives_instances_one_audit_key_and_no_key_file(tmp_path):
+    signing = os.urandom(32)
+    path = tmp_path / "audit.jsonl"
+    append(AuditLog(path, key=derive_audit_key(signing)), 1)
+    append(AuditLog(path, key=derive_audit_key(signing)), 2)
+    assert not default_audit_key_path().exists()
+    key = derive_audit_key(signing)
+    assert key != signing and verify(path, {key_id(key): key}).ok
+    other = derive_audit_key(os.urandom(32))
+    report = verify(path, {key_id(other): other})
+    assert not report.ok and report.first_broken_line == 1 and "does not have" in report.reason
 
 
 def test_audit_file_is_0600_and_a_new_directory_0700(tmp_path):
@@ -190,7 +239,9 @@ def test_head_file_records_the_newest_entry(tmp_path):
     append(log, 1)
     append(log, 2)
     head = json.loads(head_path(path).read_text())
-    assert head == {"seq": 2, "hash": sha256_hex(path.read_bytes().split(b"\n")[1])}
+    assert set(head) == {"seq", "hash", "kid", "mac"}
+    assert (head["seq"], head["hash"]) == (2, sha256_hex(path.read_bytes().split(b"\n")[1]))
+    assert head["kid"] == key_id(file_key()) and len(head["mac"]) == 64
 
 
 def test_append_after_the_newest_entries_were_deleted_keeps_the_gap_visible(tmp_path):
@@ -227,7 +278,7 @@ def test_append_fsyncs_the_log(tmp_path, monkeypatch):
     path = tmp_path / "audit.jsonl"
     append(AuditLog(path))
     info = os.stat(path)
-    assert synced[0] == (info.st_dev, info.st_ino)
+    assert (info.st_dev, info.st_ino) in synced  # (the key file, made first, is fsynced too)
 
 
 def test_threads_sharing_one_audit_log_keep_one_chain(tmp_path):
@@ -273,3 +324,10 @@ def test_a_head_file_that_cannot_be_written_does_not_lose_the_entry(tmp_path, mo
     entry = append(AuditLog(path))
     assert AuditLog(path).recent(1) == [entry]
     assert "could not update" in caplog.text
+
+
+def test_a_log_verifies_itself_with_the_key_it_writes_with(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, key=derive_audit_key(os.urandom(32)))
+    append(log)
+    assert log.verify().ok and not verify(path).ok  # the default keys are not this one

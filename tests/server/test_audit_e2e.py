@@ -11,9 +11,12 @@ still reports the change, with a warning.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,7 +28,8 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from tests.server.conftest import answer, runtime_of
-from venice_keys_mcp.safety.audit import verify
+from venice_keys_mcp.safety._canonical import canonical_json
+from venice_keys_mcp.safety.audit import CANNOT_PROVE, PROVES, head_path, verify
 
 pytestmark = pytest.mark.anyio
 
@@ -52,8 +56,8 @@ def entries(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines(path)]
 
 
-def verify_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    """`venice-keys-mcp audit verify --file <path>`, as a person would run it."""
+def verify_cli(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`venice-keys-mcp audit verify --file <path>`, as a person would run it (this test's key folder)."""
     script = Path(sys.executable).with_name("venice-keys-mcp")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "venice_keys_mcp"]
     return subprocess.run(
@@ -62,6 +66,7 @@ def verify_cli(path: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=CLI_TIMEOUT,
         stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if not k.startswith("VENICE")} | (env or {}),
     )
 
 
@@ -150,6 +155,48 @@ async def test_verify_says_intact_after_a_real_session(written_log):
     done = verify_cli(written_log)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "intact" in done.stdout and f"{len(lines(written_log))} entries" in done.stdout
+    assert PROVES in done.stdout and CANNOT_PROVE in done.stdout  # what it proves, and what not
+
+
+async def test_verify_fails_when_the_newest_entries_go_with_the_head_file(written_log):
+    raw = lines(written_log)
+    written_log.write_bytes(b"\n".join(raw[:-2]) + b"\n")
+    head_path(written_log).unlink()
+    done = verify_cli(written_log)
+    assert done.returncode == 1 and "BROKEN" in done.stdout, done.stdout + done.stderr
+    assert f"line {len(raw) - 1}: the head file audit.jsonl.head is missing" in done.stdout
+
+
+async def test_verify_fails_when_entries_are_dropped_and_rechained_without_the_key(written_log):
+    raw = lines(written_log)
+    kept = [json.loads(line) for line in raw if json.loads(line)["outcome"] != "revoked"]
+    assert len(kept) == len(raw) - 1  # the revocation is the entry someone wants gone
+    prev, forged = "0" * 64, []
+    for seq, entry in enumerate(kept, start=1):
+        entry.update(seq=seq, prev=prev)
+        # The best a forger without the key can do: a fresh MAC under a key of their own.
+        body = {k: v for k, v in entry.items() if k != "mac"}
+        entry["mac"] = hmac.new(os.urandom(32), canonical_json(body).encode(), hashlib.sha256).hexdigest()
+        line = json.dumps(entry, separators=(",", ":")).encode()
+        forged.append(line)
+        prev = hashlib.sha256(line).hexdigest()
+    written_log.write_bytes(b"\n".join(forged) + b"\n")
+    head_path(written_log).unlink()
+    done = verify_cli(written_log)
+    assert done.returncode == 1 and "line 1: MAC mismatch" in done.stdout, done.stdout + done.stderr
+
+
+async def test_instances_sharing_a_signing_key_write_and_verify_one_keyed_log(make_server, mode, tmp_path):
+    key = secrets.token_hex(32)
+    for description in ("one", "two"):  # two instances, one log, one signing key
+        async with Client(make_server(signing_key=key), mode=mode) as c:
+            assert (await c.call_tool("create_key", {"description": description})).structured_content
+    path = tmp_path / "audit.jsonl"
+    done = verify_cli(path, {"VENICE_KEYS_SIGNING_KEY": key})
+    assert done.returncode == 0 and "2 entries" in done.stdout, done.stdout + done.stderr
+    assert "derived from VENICE_KEYS_SIGNING_KEY" in done.stdout
+    without = verify_cli(path)  # the key file is not the key these entries were written with
+    assert without.returncode == 1 and "which this check does not have" in without.stdout, without.stdout
 
 
 def _edit(raw: list[bytes]) -> list[bytes]:
@@ -174,6 +221,39 @@ async def test_verify_finds_the_first_broken_line(written_log, how):
     done = verify_cli(written_log)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "BROKEN" in done.stdout and f"line {broken_line(len(raw))}:" in done.stdout, done.stdout
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    path = tmp_path / "victim.txt"
+    path.write_text("not the server's\n")
+    path.chmod(0o644)
+    return path
+
+
+async def test_a_symlink_planted_at_the_audit_log_refuses_every_change(make_server, mode, tmp_path, victim):
+    link = tmp_path / "linked" / "audit.jsonl"
+    link.parent.mkdir()
+    link.symlink_to(victim)
+    server = make_server(audit_log=link)
+    async with Client(server, mode=mode) as c:
+        r = await c.call_tool("create_key", {"description": "through a link"})
+    assert r.is_error and f"{link} is a symlink; refusing to follow it" in text(r), text(r)
+    assert victim.read_text() == "not the server's\n" and victim.stat().st_mode & 0o777 == 0o644
+    assert len(runtime_of(server).sandbox.keys) == len(runtime_of(make_server()).sandbox.keys)
+
+
+async def test_a_symlink_at_the_used_tokens_file_refuses_the_token(make_server, mode, tmp_path, victim):
+    server = make_server(signing_key=secrets.token_hex(32))
+    (tmp_path / "audit.jsonl.tokens").symlink_to(victim)
+    capped = next(k for k in victims(server) if k.limits.get("usd") is not None)
+    widen = {"key_id": capped.id, "usd_limit": 400}
+    async with Client(server, mode=mode) as c:
+        token = (await c.call_tool("patch_key", widen)).structured_content["confirmation_token"]
+        r = await c.call_tool("patch_key", {**widen, "confirmation_token": token})
+    assert r.structured_content["status"] == "refused" and "is a symlink" in text(r), text(r)
+    assert capped.limits.get("usd") != 400
+    assert victim.read_text() == "not the server's\n" and victim.stat().st_mode & 0o777 == 0o644
 
 
 async def test_verify_missing_log_exits_2(tmp_path):
@@ -354,6 +434,7 @@ def start_and_stop(tmp_path: Path, confirm: str) -> subprocess.CompletedProcess[
         "HOME": str(tmp_path),
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"],  # the audit key `verify_cli` reads too
         "VENICE_KEYS_SECRETS_DIR": str(tmp_path / "secrets"),
         "VENICE_KEYS_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
     }

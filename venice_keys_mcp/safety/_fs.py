@@ -1,10 +1,77 @@
-"""Small filesystem helpers shared by the secret files and the audit log."""
+"""Small filesystem helpers for the secret files, the audit log and every other file the server writes."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from pathlib import Path
+
+__all__ = ["UnsafeFileError", "fsync_dir", "make_private_dirs", "open_private", "write_all"]
+
+
+class UnsafeFileError(OSError):
+    """A file the server keeps was not safe to use: a symlink, not a regular file, or someone else's.
+
+    An `OSError`, so callers that already report `OSError` (with its `strerror`) say why
+    in one sentence; `strerror` names the path and what to do.
+    """
+
+
+def open_private(path: Path, flags: int, mode: int = 0o600) -> int:
+    """Open a file this server owns and keeps private; return the descriptor. Use it for EVERY file we write.
+
+    The file must be a regular file owned by this user (and, when opened for writing,
+    with no second hard link, which could be another file's name); a symlink at
+    `path` is never followed (``O_NOFOLLOW``), so a link planted where the audit log or a
+    state file should be cannot make the server append to, truncate or chmod another
+    file (the victim is left as it was). A FIFO or device is refused without blocking
+    (``O_NONBLOCK``). Bits beyond `mode` (group or world access) are removed with
+    ``fchmod``. `flags` are the usual ``os.O_*`` flags (``O_CREAT`` creates with `mode`);
+    ``O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC`` are always added.
+
+    Only the last path component is protected: a symlinked parent directory (a common
+    way to relocate ~/.local/state) is followed, as the person who made it intended.
+
+    Raises `UnsafeFileError` (an `OSError`) with a sentence saying what is wrong, or the
+    `OSError` of the open itself (missing file, no permission).
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFileError(
+                errno.ELOOP, f"{path} is a symlink; refusing to follow it (move the link away)", str(path)
+            ) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFileError(
+                errno.EINVAL, f"{path} is not a regular file; refusing to use it", str(path)
+            )
+        if info.st_uid != os.geteuid():
+            raise UnsafeFileError(
+                errno.EPERM,
+                f"{path} belongs to uid {info.st_uid}, not to this user (uid {os.geteuid()}); "
+                "refusing to use a file another user controls",
+                str(path),
+            )
+        writing = flags & (os.O_WRONLY | os.O_RDWR)
+        if writing and info.st_nlink != 1:
+            raise UnsafeFileError(
+                errno.EMLINK,
+                f"{path} has {info.st_nlink} hard links; refusing to write a file that is also another file",
+                str(path),
+            )
+        if stat.S_IMODE(info.st_mode) & ~mode:
+            os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def make_private_dirs(directory: Path) -> None:

@@ -16,7 +16,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ._fs import make_private_dirs, write_all
+from ._fs import make_private_dirs, open_private, write_all
 
 __all__ = ["SpentTokens"]
 
@@ -54,8 +54,9 @@ class SpentTokens:
             os.close(fd)
 
     def _open(self) -> int:
+        # Never through a link planted at the path: `spend` truncates this file.
         make_private_dirs(self.path.parent)
-        return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
     def _live(self, fd: int, now: float) -> tuple[dict[str, int], int]:
         """Nonce -> expiry for every unexpired line (a torn line is skipped), and the line count."""
