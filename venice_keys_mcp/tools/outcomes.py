@@ -20,6 +20,7 @@ from venice_keys_mcp.venice import VeniceError
 Status = Literal[
     "created",
     "updated",
+    "updated_with_differences",
     "revoked",
     "no_change",
     "confirmation_required",
@@ -72,6 +73,9 @@ class CreateResult(Outcome):
 class PatchResult(WriteResult):
     changes: list[str] = Field(default_factory=list)
     key: KeyLine | None = None
+    differences: list[str] | None = Field(
+        default=None, description="How the key read back differed from what was approved, if it did"
+    )
 
 
 def record(

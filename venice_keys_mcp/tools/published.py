@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'ce9aa1386264f1bfb718a762d8903ffeab0e40b69ba7f2e35433ff016d4e624d'
+SOURCE_HASH = 'fcc21344609470d2b4a113e75019505f908198068493e54544a16700d249abf8'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
@@ -119,7 +119,8 @@ SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
                      'preview': {},
                      'key_id': {},
                      'changes': {},
-                     'key': {}},
+                     'key': {},
+                     'differences': {}},
       'type': 'object'}),
     'revoke_key': ({'properties': {'key_id': {'pattern': '^[A-Za-z0-9_-]{1,64}$', 'type': 'string'},
                      'confirmation_token': {'type': 'string', 'description': 'Only once the user approved'}},
