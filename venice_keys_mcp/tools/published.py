@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'fcc21344609470d2b4a113e75019505f908198068493e54544a16700d249abf8'
+SOURCE_HASH = '6ac2f9dfa9cb26e1a717af9acf862078a7f0d582409ab6bd287e0d2ed43c4bd8'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
