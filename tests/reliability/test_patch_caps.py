@@ -195,3 +195,18 @@ async def test_a_difference_that_widens_nothing_is_reported_and_left_alone(rig: 
     assert rig.log.count("PATCH") == 1 and caps(rig, key_id) == (8, 5)
     (entry,) = patch_entries(rig)
     assert entry.outcome == "updated_with_differences"
+
+
+async def test_when_the_read_back_fails_the_answer_to_the_change_is_still_checked(rig: Rig) -> None:
+    key_id = capped(rig)
+    drop_diem(rig, key_id, times=1)
+    rig.state.faults.add("GET", "/api_keys/*", times=2)  # read for the approval and before sending: untouched
+    rig.state.faults.add("GET", "/api_keys/*", status=400, times=-1)  # the read-back fails
+    r = await call(rig, {"key_id": key_id, "usd_limit": 8})
+    assert not r.is_error, text(r)
+    sc = r.structured_content
+    assert sc["status"] == "updated_with_differences"
+    assert sc["differences"] == ["DIEM cap: approved 5, Venice reports none"]
+    assert "Reading the key back to check it failed" in text(r) and "check its caps with get_key" in text(r)
+    (entry,) = patch_entries(rig)
+    assert entry.outcome == "updated_with_differences" and "reading back to check failed" in entry.detail

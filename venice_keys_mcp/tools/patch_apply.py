@@ -102,7 +102,7 @@ async def apply_patch(
     """
     caps = approved_caps(new, key)
     try:
-        await rt.client.update_key(build_request(key_id, new, key))
+        answered = await rt.client.update_key(build_request(key_id, new, key))
     except (OutcomeUnknown, MalformedResponse) as exc:
         # Sent, answer lost or unreadable: read the key back, never resend.
         return await _reconcile(rt, key_id, args, new, caps, changes, method, exc)
@@ -111,14 +111,20 @@ async def apply_patch(
     try:
         after = await rt.client.get_key(key_id)
     except VeniceError as err:
-        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="updated",
-               detail="; ".join(changes) + f"; reading back to check failed: {err}")  # fmt: skip
+        # Unchecked: say so, with what Venice's answer to the PATCH itself showed.
+        seen = differences(answered, new, caps)
+        status = "updated_with_differences" if seen else "updated"
+        shown = f"; Venice's answer to the change differs from what was approved: {'; '.join(seen)}"
+        shown = shown if seen else ""
+        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome=status,
+               detail="; ".join(changes) + f"; reading back to check failed: {err}{shown}")  # fmt: skip
         out = PatchResult(
-            status="updated",
+            status=status,
             key_id=key_id,
             changes=changes,
+            differences=seen or None,
             message=f"Updated key …{key.last6}: " + "; ".join(changes) + f". Reading the key back to check "
-            f"it failed ({err}); check its caps with get_key.",
+            f"it failed ({err}){shown}; check its caps with get_key.",
         )
         return result(out, out.message)
     return await _checked(rt, key_id, after, args, new, caps, changes, method, note="")
