@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '6ac2f9dfa9cb26e1a717af9acf862078a7f0d582409ab6bd287e0d2ed43c4bd8'
+SOURCE_HASH = 'd99aa8ba912c38771808c3a17b5923ed6d49cba4871e3f99ab46806b7bb931fa'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
