@@ -46,8 +46,10 @@ MEANING: dict[str, str] = {
     "yes); `off`: never ask (unattended automation only).",
     "read_only": "`1`: offer only the read-only tools; nothing can be created, changed or revoked.",
     "allow_admin_keys": "`1`: let the agent create ADMIN keys (each one still confirmed by a person).",
-    "max_usd": "Highest USD consumption limit the agent may give a key.",
-    "max_diem": "Highest DIEM consumption limit the agent may give a key.",
+    "max_usd": "Highest USD cap the agent may give a key, per the key's own limit period (EPOCH: per "
+    "UTC day; MONTH: per month; LIFETIME: in total), compared as is whatever the period. A finite "
+    "number from 0 to 9999999999.",
+    "max_diem": "Highest DIEM cap the agent may give a key, read the same way as `VENICE_KEYS_MAX_USD`.",
     "max_expiry_days": "Longest expiry, in days from now, the agent may give a key.",
     "secrets_dir": "Folder for new keys' secrets: one file per key, mode 0600, in a 0700 folder.",
     "state_dir": "Folder for pending approvals and the generated HTTP token; the server and "

@@ -7,6 +7,7 @@ README's settings table, `doctor` and the error messages can all name the same t
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,9 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 #: A bearer token shorter than this is guessable by anything that can reach the port.
 MIN_HTTP_TOKEN_CHARS = 16
 TOKEN_HINT = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+#: Venice's largest cap; an operator maximum above it would bound nothing.
+MAX_CAP = 9_999_999_999
 
 ConfirmMode = Literal["auto", "elicit", "agent", "off"]
 Transport = Literal["stdio", "http"]
@@ -83,8 +87,8 @@ class Settings(BaseModel):
     confirm: ConfirmMode = "auto"
     read_only: bool = False
     allow_admin_keys: bool = False
-    max_usd: float | None = Field(default=None, ge=0)
-    max_diem: float | None = Field(default=None, ge=0)
+    max_usd: float | None = Field(default=None, ge=0, le=MAX_CAP, allow_inf_nan=False)
+    max_diem: float | None = Field(default=None, ge=0, le=MAX_CAP, allow_inf_nan=False)
     max_expiry_days: int | None = Field(default=None, ge=1)
     secrets_dir: Path | None = None
     audit_log: Path | None = None
@@ -257,4 +261,23 @@ def _parse(field: str, name: str, raw: str) -> Any:
         return raw
     if field in {"secrets_dir", "audit_log", "state_dir"}:
         return Path(raw).expanduser()
+    if field in {"max_usd", "max_diem"}:
+        return _cap(name, raw)
     return raw
+
+
+def _cap(name: str, raw: str) -> float:
+    """An operator cap: a finite number from 0 to Venice's largest cap. `inf`, `nan` and `1e999`
+    parse as floats but bound nothing (a NaN compares false with every cap), so they are refused.
+    The value is not repeated: a secret pasted into the wrong variable must not be echoed."""
+    unit = "US dollars" if name.endswith("USD") else "DIEM"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= MAX_CAP):
+        raise SettingsError(
+            f"Invalid {name}: use a finite number of {unit} from 0 to {MAX_CAP} (such as 25), the "
+            "highest cap per limit period the agent may give a key; leave it unset for no maximum."
+        )
+    return value

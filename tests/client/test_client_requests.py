@@ -96,10 +96,15 @@ async def test_delete_sends_the_id_as_query_parameter(venice: FakeVenice) -> Non
     assert sent.content == b""
 
 
-async def test_get_key_quotes_odd_ids_into_one_path_segment(venice: FakeVenice) -> None:
+async def test_get_key_refuses_path_breaking_ids_instead_of_quoting_them(venice: FakeVenice) -> None:
+    """`a/b?c` once went out quoted; no Venice id looks like that, so it is refused (issue 12, finding 6)."""
     async with venice.client() as client:
-        await client.get_key("a/b?c")
-    assert venice.requests[0].url.raw_path == b"/api/v1/api_keys/a%2Fb%3Fc"
+        for odd in ("a/b?c", "a%2Fb", "..", "a.b"):
+            with pytest.raises(ValueError, match="key id"):
+                await client.get_key(odd)
+        assert venice.requests == []
+        await client.get_key("A-b_9")
+    assert venice.requests[0].url.raw_path == b"/api/v1/api_keys/A-b_9"
 
 
 async def test_last_rate_limit_comes_from_the_last_response_headers(venice: FakeVenice) -> None:

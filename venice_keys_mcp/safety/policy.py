@@ -3,6 +3,15 @@
 Confirmation asks a person about one call; policy is the operator's standing answer.
 Each refusal names the setting that governs it and how to change it, so a person who
 hits one knows where to look. Works on plain values: no MCP, no HTTP.
+
+What `VENICE_KEYS_MAX_USD` / `VENICE_KEYS_MAX_DIEM` mean: Venice enforces a key's cap per
+limit period (EPOCH: each UTC day, the default; MONTH: each calendar month; LIFETIME:
+once, never reset). The operator's maximum bounds that number, in the key's own period,
+and is compared as is whatever the period: a maximum of 20 allows $20 a day on an EPOCH
+key, $20 a month on a MONTH key, $20 in all on a LIFETIME key. It is not converted
+between periods, since Venice does not convert either; refusals say which period the
+cap is per, so nobody reads a daily cap as a total. Moving a capped key to a period that
+resets more often is a widening, which a person must approve.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = [
     "UNSET",
@@ -58,8 +67,8 @@ class PolicySettings(BaseModel):
 
     read_only: bool = False
     allow_admin_keys: bool = False
-    max_usd: float | None = None
-    max_diem: float | None = None
+    max_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max_diem: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_expiry_days: int | None = None
     own_key_last6: str | None = None
     own_key_id: str | None = None
@@ -85,8 +94,12 @@ def check_create(
     diem: float | None,
     expires_at: datetime | None,
     now: datetime,
+    limit_period: str | None = None,
 ) -> None:
-    """Refuse a key creation the policy forbids (raises `PolicyRefusal`)."""
+    """Refuse a key creation the policy forbids (raises `PolicyRefusal`).
+
+    `limit_period` (None: Venice's default, EPOCH) only changes how a refusal words the cap.
+    """
     _check_writable(settings)
     if key_type.upper() == "ADMIN" and not settings.allow_admin_keys:
         raise PolicyRefusal(
@@ -94,8 +107,9 @@ def check_create(
             f"other key. Create an INFERENCE key, or have the operator set {ALLOW_ADMIN_KEYS_ENV}=1.",
             ALLOW_ADMIN_KEYS_ENV,
         )
-    _check_cap("USD", usd, settings.max_usd, MAX_USD_ENV, removing=False)
-    _check_cap("DIEM", diem, settings.max_diem, MAX_DIEM_ENV, removing=False)
+    period = limit_period or "EPOCH"
+    _check_cap("USD", usd, settings.max_usd, MAX_USD_ENV, removing=False, period=period)
+    _check_cap("DIEM", diem, settings.max_diem, MAX_DIEM_ENV, removing=False, period=period)
     _check_expiry(expires_at, settings.max_expiry_days, now, removing=False)
 
 
@@ -132,10 +146,11 @@ def check_update(
     }
     if after and _is_own_key(settings, key_id, key_last6):
         _check_own_key_update(after, current)
+    period = str(after.get("limit_period") or (current or {}).get("limit_period") or "EPOCH")
     if not isinstance(new_usd, Unset):
-        _check_cap("USD", new_usd, settings.max_usd, MAX_USD_ENV, removing=True)
+        _check_cap("USD", new_usd, settings.max_usd, MAX_USD_ENV, removing=True, period=period)
     if not isinstance(new_diem, Unset):
-        _check_cap("DIEM", new_diem, settings.max_diem, MAX_DIEM_ENV, removing=True)
+        _check_cap("DIEM", new_diem, settings.max_diem, MAX_DIEM_ENV, removing=True, period=period)
     if not isinstance(new_expires_at, Unset):
         _check_expiry(new_expires_at, settings.max_expiry_days, now, removing=True)
 
@@ -191,21 +206,35 @@ def _check_own_key_update(after: Mapping[str, object], current: Mapping[str, obj
         )
 
 
-def _check_cap(unit: str, value: float | None, maximum: float | None, env: str, *, removing: bool) -> None:
+#: How each limit period bounds spending, for refusals: "$20 {per}".
+PERIOD_PER = {"EPOCH": "per UTC day", "MONTH": "per calendar month", "LIFETIME": "in total, never reset"}
+
+
+def _check_cap(
+    unit: str, value: float | None, maximum: float | None, env: str, *, removing: bool, period: str = "EPOCH"
+) -> None:
+    """Refuse a cap above `maximum` (or none at all). The comparison is per limit period, as is:
+    see the module docstring; the refusal names the period so the number reads right."""
     if maximum is None:
         return
+    per = PERIOD_PER.get(period, "per limit period")
+    meaning = (
+        f"{env} bounds the cap Venice enforces in the key's own limit period ({period}: {per}), "
+        "whatever that period is"
+    )
     if value is None:
         action = "Removing the" if removing else "A key without a"
         raise PolicyRefusal(
             f"{action} {unit} cap is not allowed here: this server requires every key to have a {unit} cap "
-            f"of at most {_amount(unit, maximum)} ({env}). Set a cap within it, or have the operator "
+            f"of at most {_amount(unit, maximum)} ({meaning}). Set a cap within it, or have the operator "
             f"change {env}.",
             env,
         )
-    if value > maximum:
+    if not value <= maximum:  # written so that a NaN is refused too
         raise PolicyRefusal(
-            f"A {unit} cap of {_amount(unit, value)} is above this server's maximum of "
-            f"{_amount(unit, maximum)} ({env}). Use a lower cap, or have the operator raise {env}.",
+            f"A {unit} cap of {_amount(unit, value)} {per} (limit period {period}) is above this server's "
+            f"maximum of {_amount(unit, maximum)} ({meaning}). Use a lower cap, or have the operator "
+            f"raise {env}.",
             env,
         )
 

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from venice_keys_mcp.sandbox.faults import LIMIT_MERGES
 from venice_keys_mcp.sandbox.state import RateWindows
 from venice_keys_mcp.sandbox.wire import ApiError, iso, read_json, sandbox_state
 
@@ -26,14 +27,16 @@ _FAULT_FIELDS = {
     "headers",
     "times",
     "wallet_verification_down",
+    "consumption_limit_merge",
 }
+_SWITCHES = {"method", "path", "wallet_verification_down", "consumption_limit_merge"}
 
 
 def _fault_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(body) - _FAULT_FIELDS)
     if unknown:
         raise ApiError(400, f"Unknown fault field(s): {', '.join(unknown)}.")
-    kwargs = {k: body[k] for k in _FAULT_FIELDS - {"method", "path", "wallet_verification_down"} if k in body}
+    kwargs = {k: body[k] for k in _FAULT_FIELDS - _SWITCHES if k in body}
     if isinstance(kwargs.get("body"), str):
         kwargs["body"] = kwargs["body"].encode()
     if "headers" in kwargs and kwargs["headers"] is not None:
@@ -51,6 +54,10 @@ async def add_fault(request: Request) -> JSONResponse:
     kwargs = _fault_kwargs(body)
     if "wallet_verification_down" in body:
         state.faults.wallet_verification_down = bool(body["wallet_verification_down"])
+    if "consumption_limit_merge" in body:
+        if body["consumption_limit_merge"] not in LIMIT_MERGES:
+            raise ApiError(400, f"'consumption_limit_merge' must be one of: {', '.join(LIMIT_MERGES)}.")
+        state.faults.consumption_limit_merge = body["consumption_limit_merge"]
     if "method" in body or "path" in body:
         if not isinstance(body.get("method"), str) or not isinstance(body.get("path"), str):
             raise ApiError(400, "A fault needs 'method' and 'path' strings (e.g. POST, /api_keys).")
@@ -67,6 +74,7 @@ async def list_faults(request: Request) -> JSONResponse:
         {
             "pending": [f.describe() for f in faults.pending],
             "wallet_verification_down": faults.wallet_verification_down,
+            "consumption_limit_merge": faults.consumption_limit_merge,
         }
     )
 

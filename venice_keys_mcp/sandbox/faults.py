@@ -23,6 +23,11 @@ API_PREFIX = "/api/v1"
 DROP_HEADER = b"x-sandbox-drop"
 MALFORMED_BODY = b'{"success": true, "data": {"id": "5b1c'
 Drop = Literal["before", "after"]
+#: How `PATCH /api_keys` applies `consumptionLimit`: "merge" changes only the caps sent (the
+#: sandbox's default); "replace" makes the object sent the key's whole set of caps, so a cap
+#: left out is removed. Venice's API does not say which it does; tests run both.
+LimitMerge = Literal["merge", "replace"]
+LIMIT_MERGES = ("merge", "replace")
 Message = MutableMapping[str, Any]
 
 
@@ -71,11 +76,13 @@ class Fault:
 
 
 class FaultPlan:
-    """The pending faults of one sandbox, plus the wallet-verification outage switch."""
+    """The pending faults of one sandbox, plus two switches: the wallet-verification outage and
+    how a PATCH applies `consumptionLimit` (`consumption_limit_merge`, see `LimitMerge`)."""
 
     def __init__(self) -> None:
         self._pending: list[Fault] = []
         self.wallet_verification_down = False
+        self.consumption_limit_merge: LimitMerge = "merge"
 
     def add(
         self,
@@ -124,6 +131,7 @@ class FaultPlan:
     def clear(self) -> None:
         self._pending.clear()
         self.wallet_verification_down = False
+        self.consumption_limit_merge = "merge"
 
     @property
     def pending(self) -> list[Fault]:

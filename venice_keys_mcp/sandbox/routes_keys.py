@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from venice_keys_mcp.sandbox import validation as v
 from venice_keys_mcp.sandbox.periods import change_period, current_usage
-from venice_keys_mcp.sandbox.state import Account, SandboxState, StoredKey
+from venice_keys_mcp.sandbox.state import Account, SandboxState, StoredKey, no_limits
 from venice_keys_mcp.sandbox.wire import (
     ApiError,
     authenticate,
@@ -160,8 +160,11 @@ async def update_key(request: Request) -> JSONResponse:
         key.expires_at = expires_at
     if "description" in body:
         key.description = body["description"]
-    for name, amount in body.get("consumptionLimit", {}).items():
-        key.limits[name] = amount
+    if "consumptionLimit" in body:
+        if state.faults.consumption_limit_merge == "replace":  # the object sent is the whole set
+            key.limits = {**no_limits(), **body["consumptionLimit"]}
+        else:
+            key.limits.update(body["consumptionLimit"])
     if "limitPeriod" in body:
         change_period(key, body["limitPeriod"], state.now())
     key.model_privacy = body.get("modelPrivacy", key.model_privacy)

@@ -62,6 +62,7 @@ def register(
             diem=args.get("diem_limit"),
             expires_at=checked_expiry(args.get("expires_at")),
             now=now_utc(),
+            limit_period=args.get("limit_period"),
         )
 
     @venice_errors

@@ -8,6 +8,7 @@ say whether the key exists (its secret is then lost, and the result says to revo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,6 +29,8 @@ from venice_keys_mcp.venice import (
     OutcomeUnknown,
     VeniceError,
 )
+
+log = logging.getLogger("venice_keys_mcp.tools")
 
 CREATES_PER_MINUTE = 20
 MAX_ACTIVE_KEYS = 500
@@ -71,23 +74,75 @@ async def make_key(
             raise ToolError(refusal)
         with to_the_end():  # from the request to the delivered secret, whatever happens to the caller
             sent = True
+            created: CreatedKey | None = None
             try:
-                created = await send()
-            except (OutcomeUnknown, MalformedResponse) as exc:
-                # Sent, answer lost: look for the key instead of resending (a resend could make two).
-                looked_for = match or args
-                if before is None:
-                    return _unreconcilable(rt, tool, args, looked_for["description"], exc, method)
-                return await reconcile(rt, looked_for, {k.id for k in before}, exc, method, tool=tool)
-            except VeniceError as exc:
-                sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
-                raise failed(
-                    rt, exc, tool=tool, key_id=None, args=args, method=method, verb="created"
-                ) from None
-            return await deliver(rt, tool, created, args, method, reveal)
+                try:
+                    created = await send()
+                except (OutcomeUnknown, MalformedResponse) as exc:
+                    # Sent, answer lost: look for the key instead of resending (a resend could make two).
+                    looked_for = match or args
+                    if before is None:
+                        return _unreconcilable(rt, tool, args, looked_for["description"], exc, method)
+                    return await reconcile(rt, looked_for, {k.id for k in before}, exc, method, tool=tool)
+                except VeniceError as exc:
+                    sent = not isinstance(exc, NetworkError)  # NetworkError: nothing left this process
+                    raise failed(
+                        rt, exc, tool=tool, key_id=None, args=args, method=method, verb="created"
+                    ) from None
+                return await deliver(rt, tool, created, args, method, reveal)
+            except ToolError:
+                raise  # `failed` recorded it
+            except Exception as exc:
+                # A key may exist at Venice from here on: never leave without an entry and an answer.
+                return unaccounted(rt, tool, args, method, exc, created)
     finally:
         if not sent:
             window.release(slot)
+
+
+def unaccounted(
+    rt: Runtime, tool: str, args: dict[str, Any], method: str, exc: Exception, created: CreatedKey | None
+) -> CallToolResult:
+    """The creation was sent and then something nobody planned for failed: record it and say what to check.
+
+    Whether the secret reached its file is unknown here, so the key is not revoked blindly;
+    the result names the key (when known) and both ways forward.
+    """
+    log.exception("unexpected error after %s was sent", tool)
+    if created is not None:
+        rt.scrubber.add(created.secret)
+    what = rt.scrubber.scrub(f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+    made = "minted" if tool == "mint_web3_key" else "created"
+    record(
+        rt,
+        tool=tool,
+        key_id=created.id if created else None,
+        args=args,
+        method=method,
+        outcome="outcome_unknown",
+        detail=f"request sent, then the server failed unexpectedly ({what})",
+    )
+    if created is None:
+        message = (
+            f"Unknown whether the key was {made}: the request was sent, then the server failed "
+            f"unexpectedly ({what}). Check list_keys for {fence(args['description'])} before trying again."
+        )
+        out = CreateResult(status="outcome_unknown", message=message)
+    else:
+        message = (
+            f"Key …{created.last6} (id {created.id}) was {made}, then the server failed unexpectedly "
+            f"({what}); its secret may not have been saved. Look for {created.id}.key in the secrets "
+            "folder; if it is not there, nobody can use the key: revoke it with "
+            f"revoke_key key_id={created.id}."
+        )
+        out = CreateResult(
+            status="outcome_unknown",
+            id=created.id,
+            last6=created.last6,
+            key_type=created.api_key_type,
+            message=message,
+        )
+    return result(out, out.message)
 
 
 async def _listing(rt: Runtime, *, required: bool) -> list[ApiKey] | None:

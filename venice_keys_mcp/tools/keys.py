@@ -23,8 +23,8 @@ from venice_keys_mcp.tools.views import (
     render_line,
 )
 from venice_keys_mcp.venice import ApiKey
+from venice_keys_mcp.venice.models import KEY_ID_PATTERN
 
-KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN)]
 DEFAULT_PAGE_SIZE = 20
 

@@ -21,6 +21,7 @@ Status = Literal[
     "awaiting_approval",
     "created",
     "updated",
+    "updated_with_differences",
     "revoked",
     "no_change",
     "confirmation_required",
@@ -74,6 +75,9 @@ class CreateResult(Outcome):
 class PatchResult(WriteResult):
     changes: list[str] = Field(default_factory=list)
     key: KeyLine | None = None
+    differences: list[str] | None = Field(
+        default=None, description="How the key read back differed from what was approved, if it did"
+    )
 
 
 def record(

@@ -20,14 +20,11 @@ from venice_keys_mcp.tools.approval import WITH_CARD, Actions
 from venice_keys_mcp.tools.common import (
     UPDATE,
     checked_expiry,
-    look_again,
-    lost_answer,
-    result,
     to_the_end,
     venice_errors,
 )
 from venice_keys_mcp.tools.keys import KeyId
-from venice_keys_mcp.tools.outcomes import PatchResult, Preview, failed, not_done, record
+from venice_keys_mcp.tools.outcomes import PatchResult, Preview, not_done, record
 from venice_keys_mcp.tools.params import (
     SET_EXPIRES_PATTERN,
     ApprovalId,
@@ -37,10 +34,10 @@ from venice_keys_mcp.tools.params import (
     Token,
     parse_expiry,
 )
+from venice_keys_mcp.tools.patch_apply import apply_patch
 from venice_keys_mcp.tools.registration import Toolbox
-from venice_keys_mcp.tools.views import key_line, now_utc, render_line
-from venice_keys_mcp.venice import ApiKey, MalformedResponse, OutcomeUnknown, UpdateKeyRequest, VeniceError
-from venice_keys_mcp.venice.models import LimitsInput
+from venice_keys_mcp.tools.views import key_line, now_utc
+from venice_keys_mcp.venice import ApiKey, VeniceError
 
 ACTION = "patch_key"
 Removable = Literal["usd_limit", "diem_limit", "expires_at"]
@@ -275,7 +272,8 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions
                 verb="changed",
                 confirmer=confirmer,
             )
-        return await _apply(rt, key_id, args, new, changes, decision.method)
+        with to_the_end():  # sent: finish, record and answer whatever happens to the caller
+            return await apply_patch(rt, key_id, key, args, new, changes, decision.method)
 
     async def approved(call: dict[str, Any], method: str) -> CallToolResult:
         """What the approval card runs once the person approved: the same patch, policy checked afresh."""
@@ -288,146 +286,7 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions
             record(rt, tool=ACTION, key_id=args["key_id"], args=args, method="policy", outcome="refused",
                    detail=str(exc))  # fmt: skip
             raise ToolError(str(exc)) from None
-        return await _apply(rt, args["key_id"], args, new, describe(new, key), method)
+        with to_the_end():
+            return await apply_patch(rt, args["key_id"], key, args, new, describe(new, key), method)
 
     actions.add(ACTION, approved)
-
-
-async def _apply(
-    rt: Runtime, key_id: str, args: dict[str, Any], new: dict[str, Any], changes: list[str], method: str
-) -> CallToolResult:
-    """Send the update once, finish whatever happens to the caller, record and answer."""
-    with to_the_end():  # sent: finish, record and answer whatever happens to the caller
-        try:
-            updated = await rt.client.update_key(_request(key_id, new))
-        except (OutcomeUnknown, MalformedResponse) as exc:
-            # Sent, answer lost or unreadable: read the key back, never resend.
-            return await _reconcile(rt, key_id, args, new, changes, method, exc)
-        except VeniceError as exc:
-            raise failed(
-                rt, exc, tool=ACTION, key_id=key_id, args=args, method=method, verb="changed"
-            ) from None
-        record(
-            rt,
-            tool=ACTION,
-            key_id=key_id,
-            args=args,
-            method=method,
-            outcome="updated",
-            detail="; ".join(changes),
-        )
-        line = key_line(updated)
-        out = PatchResult(
-            status="updated",
-            key_id=key_id,
-            changes=changes,
-            key=line,
-            message=f"Updated key …{updated.last6}: " + "; ".join(changes),
-        )
-        return result(out, out.message + "\n" + render_line(line))
-
-
-def _request(key_id: str, new: dict[str, Any]) -> UpdateKeyRequest:
-    fields: dict[str, Any] = {"id": key_id}
-    limits = {k.removesuffix("_limit"): new[k] for k in ("usd_limit", "diem_limit") if k in new}
-    if limits:
-        fields["consumption_limit"] = LimitsInput(**limits)
-    for name in ("description", "limit_period", "model_privacy", "expires_at"):
-        if name in new:
-            fields[name] = new[name]
-    return UpdateKeyRequest(**fields)
-
-
-async def _reconcile(
-    rt: Runtime,
-    key_id: str,
-    args: dict[str, Any],
-    new: dict[str, Any],
-    changes: list[str],
-    method: str,
-    exc: VeniceError,
-) -> CallToolResult:
-    """The update was sent but its answer was lost: read the key back and compare; never resend.
-
-    Not in place on the first look gets a second look after a short pause, for an
-    update Venice was still finishing when the answer was given up on.
-    """
-    why = lost_answer(exc)
-    try:
-        for attempt in range(2):
-            if attempt:
-                await look_again(rt)
-            key = await rt.client.get_key(key_id)
-            missing = _not_in_place(key, new)
-            if not missing:
-                break
-    except VeniceError as err:
-        record(
-            rt,
-            tool=ACTION,
-            key_id=key_id,
-            args=args,
-            method=method,
-            outcome="outcome_unknown",
-            detail=f"{why}; reading back failed: {err}",
-        )
-        out = PatchResult(
-            status="outcome_unknown",
-            key_id=key_id,
-            changes=changes,
-            message=f"Unknown whether the change was made ({why}), and reading back failed ({err}). "
-            "Check with get_key before trying again.",
-        )
-        return result(out, out.message)
-    line = key_line(key)
-    if not missing:
-        record(
-            rt,
-            tool=ACTION,
-            key_id=key_id,
-            args=args,
-            method=method,
-            outcome="updated",
-            detail=f"{why}; confirmed by reading back: " + "; ".join(changes),
-        )
-        out = PatchResult(
-            status="updated",
-            key_id=key_id,
-            changes=changes,
-            key=line,
-            message=f"Updated key …{key.last6} (confirmed by reading back; outcome unknown at first: "
-            f"{why}): " + "; ".join(changes),
-        )
-        return result(out, out.message + "\n" + render_line(line))
-    record(
-        rt,
-        tool=ACTION,
-        key_id=key_id,
-        args=args,
-        method=method,
-        outcome="no_change",
-        detail=f"{why}; not in place on two looks: {', '.join(missing)}",
-    )
-    out = PatchResult(
-        status="no_change",
-        key_id=key_id,
-        changes=changes,
-        key=line,
-        message=f"Not changed: reading back shows the change is not in place ({', '.join(missing)} "
-        f"as before; outcome unknown at first: {why}). Call patch_key again to retry.",
-    )
-    return result(out, out.message + "\n" + render_line(line))
-
-
-def _not_in_place(k: ApiKey, new: dict[str, Any]) -> list[str]:
-    """The requested fields whose value on the key read back differs from what was asked."""
-    now = {
-        "description": k.description,
-        "usd_limit": k.consumption_limits.usd,
-        "diem_limit": k.consumption_limits.diem,
-        "limit_period": k.limit_period,
-        "model_privacy": k.model_privacy,
-        "expires_at": k.expires_at,
-    }
-    wanted = {f: parse_expiry(v) if f == "expires_at" else v for f, v in new.items()}
-    return [f for f, v in wanted.items() if now[f] != v]

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'c5415d2801e8dbf3c53f42060099aec8008af50f143a86e08b1dce61c2a50f4f'
+SOURCE_HASH = '66a10464ac1b89c5e0092b5320cc39842db968758a669b5d9493e11d91ff4c43'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
@@ -127,7 +127,8 @@ SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
                      'preview': {},
                      'key_id': {},
                      'changes': {},
-                     'key': {}},
+                     'key': {},
+                     'differences': {}},
       'type': 'object'}),
     'revoke_key': ({'properties': {'key_id': {'pattern': '^[A-Za-z0-9_-]{1,64}$', 'type': 'string'},
                      'approval_id': {'maxLength': 64,

@@ -34,7 +34,7 @@ from venice_keys_mcp.venice.errors import (
     VeniceUnavailable,
     Web3Rejected,
 )
-from venice_keys_mcp.venice.models import CreatedKey, RateLimitHeaders
+from venice_keys_mcp.venice.models import CreatedKey, RateLimitHeaders, is_key_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -139,8 +139,8 @@ def created_id(payload: Any) -> str | None:
     """The new key's id from an otherwise unreadable create answer, if it is plainly there."""
     data = payload.get("data") if isinstance(payload, dict) else None
     key_id = data.get("id") if isinstance(data, dict) else None
-    if isinstance(key_id, str) and 0 < len(key_id) <= 128 and key_id.isprintable():
-        return None if SECRET_PATTERN.search(key_id) else clean(key_id, 128)
+    if is_key_id(key_id) and not SECRET_PATTERN.search(key_id):
+        return key_id
     return None
 
 

@@ -54,6 +54,7 @@ from venice_keys_mcp.venice.errors import (
     VeniceError,
 )
 from venice_keys_mcp.venice.models import (
+    KEY_ID_RULE,
     ApiKey,
     BreachLogEntry,
     CreatedKey,
@@ -62,6 +63,7 @@ from venice_keys_mcp.venice.models import (
     RateLimits,
     UpdateKeyRequest,
     Web3MintRequest,
+    is_key_id,
 )
 
 DEFAULT_BASE_URL = "https://api.venice.ai/api/v1"
@@ -79,7 +81,12 @@ class _Auth(Enum):
     NONE = "no key"
 
 
-class SecretAsKeyId(VeniceError, ValueError):
+class InvalidKeyId(VeniceError, ValueError):
+    """An id that cannot be a Venice key id: refused before sending, a `VeniceError` so that a
+    tool's clean-up path (which catches `VeniceError`) records it instead of crashing."""
+
+
+class SecretAsKeyId(InvalidKeyId):
     """A secret passed as a key id: a plain refusal for the tools, still a ValueError for callers."""
 
 
@@ -379,15 +386,16 @@ class VeniceClient:
     # ---- answers to errors and models --------------------------------------------------
 
     def _check_key_id(self, key_id: str) -> None:
-        """Refuse ids that cannot be a Venice key id (or are a secret) before anything is sent."""
-        if not isinstance(key_id, str) or not key_id or len(key_id) > 128 or not _wire.header_safe(key_id):
-            raise ValueError(
-                "key_id must be a key id as list_keys shows it (no spaces, at most 128 characters)."
-            )
-        if key_id in {".", ".."}:
-            raise ValueError("key_id must be a key id as list_keys shows it.")
-        if SECRET_PATTERN.search(key_id) or key_id == self._api_key:
+        """Refuse ids that cannot be a Venice key id (or are a secret) before anything is sent.
+
+        The same rule (`KEY_ID_PATTERN`) is applied to ids in Venice's answers, so an id
+        this client accepted from Venice can always be sent back (a revoke after a failed
+        delivery), and one it would refuse here never gets in.
+        """
+        if isinstance(key_id, str) and (SECRET_PATTERN.search(key_id) or key_id == self._api_key):
             raise SecretAsKeyId("key_id looks like a secret key, not a key id; use the id list_keys shows.")
+        if not is_key_id(key_id):
+            raise InvalidKeyId(f"key_id must be a key id as list_keys shows it ({KEY_ID_RULE}).")
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()

@@ -7,11 +7,12 @@ Field names follow Python style with the wire names as aliases.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 KeyType = Literal["INFERENCE", "ADMIN"]
 LimitPeriod = Literal["EPOCH", "MONTH", "LIFETIME"]
@@ -20,6 +21,30 @@ RateLimitType = Literal["RPD", "RPM", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEA
 
 MAX_LIMIT = 9_999_999_999
 MAX_DESCRIPTION = 64
+
+#: What a Venice key id may look like. Venice issues UUIDs; any short run of letters, digits,
+#: `-` and `_` is accepted, and nothing else: no `.`, `/`, `%`, space or control character, so
+#: an id can never break a URL path, a query, a file name or a log line, and never be so long
+#: that shortening it (for a file name) makes two ids collide.
+KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+KEY_ID_RULE = "1 to 64 letters, digits, '-' or '_'"
+_KEY_ID_RE = re.compile(KEY_ID_PATTERN)
+
+
+def is_key_id(value: object) -> bool:
+    """Whether `value` can be a Venice key id (see `KEY_ID_PATTERN`)."""
+    return isinstance(value, str) and _KEY_ID_RE.fullmatch(value) is not None
+
+
+def _checked_key_id(value: str) -> str:
+    if not is_key_id(value):
+        # Never repeat the value: it came from the wire and may be hostile or huge.
+        raise ValueError(f"is not a Venice key id ({KEY_ID_RULE})")
+    return value
+
+
+#: A key id in an answer: one that is not a Venice key id makes the answer unreadable.
+KeyIdField = Annotated[str, AfterValidator(_checked_key_id)]
 
 #: Regexes of the two dated `expiresAt` forms Venice accepts (the third form is "").
 EXPIRES_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
@@ -68,7 +93,7 @@ class PeriodUsage(_Wire):
 class ApiKey(_Wire):
     """A key as `GET /api_keys`, `GET /api_keys/{id}` and `PATCH /api_keys` return it (masked)."""
 
-    id: str
+    id: KeyIdField
     api_key_type: KeyType = Field(alias="apiKeyType")
     description: str = ""
     created_at: datetime | None = Field(default=None, alias="createdAt")
@@ -89,7 +114,7 @@ class CreatedKey(_Wire):
     model never prints the secret.
     """
 
-    id: str
+    id: KeyIdField
     secret: str = Field(alias="apiKey", repr=False)
     api_key_type: KeyType = Field(alias="apiKeyType")
     description: str = ""
