@@ -30,7 +30,9 @@ _BEARER_PATTERN = re.compile(r"\bBearer\s+[^\s\"',;]+", re.IGNORECASE)
 MIN_RUN = 32
 _RUN = re.compile(rf"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{{{MIN_RUN},}}=*")
 #: Long runs that are names, not secrets: a key id (UUID) and a wallet address.
-_NOT_SECRET = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|0x[0-9a-fA-F]{40}")
+_NOT_SECRET = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|0x[0-9a-fA-F]{40}"
+)
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
