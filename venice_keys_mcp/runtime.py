@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from venice_keys_mcp.safety.audit import AuditLog, default_audit_path
+from venice_keys_mcp.safety.console import url_secrets
 from venice_keys_mcp.safety.policy import PolicySettings
 from venice_keys_mcp.safety.secrets import Scrubber, default_secrets_dir
 from venice_keys_mcp.safety.tokens import ConfirmationTokens, load_signing_key
@@ -95,7 +96,11 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         )
 
     admin = settings.admin_key.get_secret_value() if settings.admin_key else None
-    scrubber = Scrubber([admin] if admin else [])
+    # Every secret this process holds, in any form it could be echoed; created keys join later.
+    held = [
+        s.get_secret_value() for s in (settings.admin_key, settings.http_token, settings.signing_key) if s
+    ]
+    scrubber = Scrubber([*held, *url_secrets(settings.base_url)])
     base_url, timeout = settings.base_url, settings.timeout
 
     def connect() -> VeniceClient:

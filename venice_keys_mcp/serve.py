@@ -55,6 +55,7 @@ def run_server(settings: Settings) -> int:
 
 def _serve(settings: Settings, listener: socket.socket | None) -> int:
     from venice_keys_mcp.runtime import build_runtime
+    from venice_keys_mcp.safety import console
     from venice_keys_mcp.safety.secrets import install_log_scrubber
     from venice_keys_mcp.server import build_server
 
@@ -65,6 +66,7 @@ def _serve(settings: Settings, listener: socket.socket | None) -> int:
     if settings.http_token is not None:
         runtime.scrubber.add(settings.http_token.get_secret_value())
     install_log_scrubber(runtime.scrubber)
+    console.use(runtime.scrubber)  # printed lines, too, are scrubbed of every secret the server sees
     server = build_server(runtime.settings, runtime=runtime)
     banner(runtime.settings, runtime)
     if runtime.settings.confirm == "off":
@@ -122,7 +124,13 @@ def command_hint() -> list[str]:
 
 def banner(settings: Settings, runtime: Runtime) -> None:
     """What a person who started the server by hand needs: what it serves, where files go, how to connect."""
-    target = "the embedded sandbox (demo account, no real keys)" if settings.sandbox else settings.base_url
+    from venice_keys_mcp.safety.console import display_url
+
+    target = (
+        "the embedded sandbox (demo account, no real keys)"
+        if settings.sandbox
+        else display_url(settings.base_url)
+    )
     lines = [
         f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}.",
         f"  confirmation: {settings.confirm}; read-only: {'yes' if settings.read_only else 'no'}",

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from venice_keys_mcp.safety.console import display_url as display_url  # the one helper, re-exported
 from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact, redact_upstream
 from venice_keys_mcp.venice.errors import (
     AbuseBlocked,
@@ -398,13 +399,3 @@ def checked_base_url(base_url: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("The base URL must be an http(s) URL such as https://api.venice.ai/api/v1.")
     return base_url.strip().rstrip("/")
-
-
-def display_url(base_url: str) -> str:
-    """The base URL without user info, query or fragment: safe to show in a message."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
