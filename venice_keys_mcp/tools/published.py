@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'ce9aa1386264f1bfb718a762d8903ffeab0e40b69ba7f2e35433ff016d4e624d'
+SOURCE_HASH = 'f0c37a5740a30fdea11cec12d8486d5f58c7935671c28534ac1dfb7ff40078e8'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
