@@ -57,10 +57,16 @@ def test_the_banner_shows_the_base_url_without_userinfo_or_query(tmp_path: Path,
     assert not shown(done.stdout + done.stderr, {**url_canaries, "admin key": admin}), done.stderr
 
 
-@pytest.mark.parametrize(
-    "variable",
-    ["VENICE_KEYS_CONFIRM", "VENICE_KEYS_READ_ONLY", "VENICE_KEYS_ALLOWED_ORIGINS", "VENICE_KEYS_ALLOWED_HOSTS"],
-)
+#: Variables whose invalid values the error line used to repeat.
+WRONG_PLACES = [
+    "VENICE_KEYS_CONFIRM",
+    "VENICE_KEYS_READ_ONLY",
+    "VENICE_KEYS_ALLOWED_ORIGINS",
+    "VENICE_KEYS_ALLOWED_HOSTS",
+]
+
+
+@pytest.mark.parametrize("variable", WRONG_PLACES)
 @pytest.mark.parametrize("kind", ["a Venice key", "an unprefixed token"])
 def test_a_secret_in_the_wrong_variable_is_not_echoed(tmp_path: Path, variable: str, kind: str) -> None:
     value = canary_key() if kind == "a Venice key" else secrets.token_urlsafe(24)

@@ -74,7 +74,7 @@ async def test_disguised_secrets_reach_no_result_audit_entry_or_log_line(tmp_pat
             new_secret = s.secrets[key_id]
             patched = 0
             for secret in (venice.admin_key, new_secret):
-                for form, shown in disguises(secret).items():
+                for shown in disguises(secret).values():
                     r = await call("patch_key", {"key_id": key_id, "description": shown})
                     patched += not r.is_error
                     await call("get_key", {"key_id": key_id})

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -41,18 +42,21 @@ class ScrubbingStream(io.TextIOBase):
         self._inner = inner
         self._console = console
         self._pending = ""
+        self._lock = threading.Lock()  # a print and a log line from two threads must not tear a line
 
     def write(self, text: str) -> int:
-        self._pending += text
-        if "\n" in self._pending:
-            lines, _, self._pending = self._pending.rpartition("\n")
-            self._inner.write(self._console.scrub(lines + "\n"))
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                lines, _, self._pending = self._pending.rpartition("\n")
+                self._inner.write(self._console.scrub(lines + "\n"))
         return len(text)
 
     def flush(self) -> None:
-        if self._pending:
-            pending, self._pending = self._pending, ""
-            self._inner.write(self._console.scrub(pending))
+        with self._lock:
+            if self._pending:
+                pending, self._pending = self._pending, ""
+                self._inner.write(self._console.scrub(pending))
         self._inner.flush()
 
     @property
