@@ -119,7 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from venice_keys_mcp.safety.secrets import Scrubber
 
     with scrubbed_output(Scrubber(env_secrets(os.environ))):
-        return _main(argv)
+        try:
+            return _main(argv)
+        except Exception:
+            # Printed here, not by Python after the streams are put back: a traceback
+            # quotes values, and must pass the scrubber like every other line.
+            import traceback
+
+            traceback.print_exc()
+            return EXIT_FAILED
 
 
 def _main(argv: Sequence[str] | None) -> int:

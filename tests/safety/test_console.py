@@ -68,3 +68,15 @@ def test_env_secrets_names_every_secret_variable_and_the_url_credentials(canary)
         "VENICE_BASE_URL": f"https://host/api/v1?api_key={q}",
     }
     assert env_secrets(env) == [canary, "s" * 40, q]
+
+
+def test_an_unexpected_traceback_passes_the_scrubber_too(canary, monkeypatch, capsys):
+    from venice_keys_mcp import cli
+
+    def crash(argv):
+        raise RuntimeError(f"failed near {canary}")
+
+    monkeypatch.setattr(cli, "_main", crash)
+    assert cli.main(["doctor"]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "RuntimeError: failed near [REDACTED]" in err and canary not in err
