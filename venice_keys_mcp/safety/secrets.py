@@ -98,7 +98,7 @@ def normalize(text: str) -> str:
     """
     if not text.isascii():
         plain = text
-        for ch in _OWN_PUNCTUATION:  # NFKC leaves these alone, and none is invisible
+        for ch in _OWN_PUNCTUATION:  # visible, and kept as they are (NFKC, or "…" by design)
             if ch in plain:
                 plain = plain.replace(ch, "")
         if plain.isascii() and _printable(plain):
