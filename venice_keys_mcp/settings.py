@@ -197,7 +197,7 @@ MAX_SHOWN_VALUE = 8
 
 
 def shown_value(raw: str) -> str:
-    """`=<value>` for an error line, or nothing when the value could be a secret.
+    """`=<value>` for an error line, or " (value not shown)" when the value could be a secret.
 
     A value is repeated only when it is short, printable ASCII and not shaped like a
     secret; the message names the variable and the rule either way.
