@@ -11,7 +11,8 @@ Exit codes (tested in tests/server/test_cli.py):
     130  interrupted (Ctrl-C)
 
 Output: in stdio mode stdout carries only MCP messages; the banner, logs and errors
-go to stderr. `doctor` writes its report to stdout.
+go to stderr. `doctor` writes its report to stdout. Every line printed, on either
+stream, passes the secret scrubber first (`safety.console`).
 """
 
 from __future__ import annotations
@@ -122,6 +123,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command with every line it prints (stdout and stderr, logs included) scrubbed.
+
+    The scrubber starts with the secrets the environment holds (see `console.env_secrets`);
+    the server hands it on to its runtime's, which also learns each new key's secret.
+    """
+    import os
+
+    from venice_keys_mcp.safety.console import env_secrets, scrubbed_output
+    from venice_keys_mcp.safety.secrets import Scrubber
+
+    with scrubbed_output(Scrubber(env_secrets(os.environ))):
+        try:
+            return _main(argv)
+        except Exception:
+            # Printed here, not by Python after the streams are put back: a traceback
+            # quotes values, and must pass the scrubber like every other line.
+            import traceback
+
+            traceback.print_exc()
+            return EXIT_FAILED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "sandbox":

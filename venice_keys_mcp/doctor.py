@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from venice_keys_mcp.safety.console import display_url
 from venice_keys_mcp.settings import DEFAULT_BASE_URL, Settings
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ async def _checks(settings: Settings) -> list[Check]:
             retry=RetryPolicy.never(),
         )
     )
-    where = "the embedded sandbox" if settings.sandbox else rt.settings.base_url
+    where = "the embedded sandbox" if settings.sandbox else display_url(rt.settings.base_url)
     out = [Check(True, f"configuration is valid; Venice at {where}")]
     if not key.startswith("VENICE_"):
         out.append(
@@ -76,7 +77,7 @@ async def _checks(settings: Settings) -> list[Check]:
 def _no_key(settings: Settings) -> Check:
     from venice_keys_mcp.serve import command_hint
 
-    where = "the real Venice API" if settings.base_url == DEFAULT_BASE_URL else settings.base_url
+    where = "the real Venice API" if settings.base_url == DEFAULT_BASE_URL else display_url(settings.base_url)
     try_sandbox = shlex.join([*command_hint(), "--sandbox"])
     return Check(
         False,

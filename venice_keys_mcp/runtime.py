@@ -26,6 +26,7 @@ from venice_keys_mcp.safety.audit import (
     new_sandbox_audit_path,
     newest_sandbox_audit_log,
 )
+from venice_keys_mcp.safety.console import url_secrets
 from venice_keys_mcp.safety.policy import PolicySettings
 from venice_keys_mcp.safety.secrets import Scrubber, default_secrets_dir
 from venice_keys_mcp.safety.tokens import ConfirmationTokens, load_signing_key
@@ -105,7 +106,11 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         )
 
     admin = settings.admin_key.get_secret_value() if settings.admin_key else None
-    scrubber = Scrubber([admin] if admin else [])
+    # Every secret this process holds, in any form it could be echoed; created keys join later.
+    held = [
+        s.get_secret_value() for s in (settings.admin_key, settings.http_token, settings.signing_key) if s
+    ]
+    scrubber = Scrubber([*held, *url_secrets(settings.base_url)])
     base_url, timeout = settings.base_url, settings.timeout
 
     def connect() -> VeniceClient:

@@ -67,6 +67,7 @@ def run_server(settings: Settings) -> int:
 
 def _serve(settings: Settings, listener: socket.socket | None, token_file: Path | None = None) -> int:
     from venice_keys_mcp.runtime import build_runtime
+    from venice_keys_mcp.safety import console
     from venice_keys_mcp.safety.secrets import install_log_scrubber
     from venice_keys_mcp.server import build_server
 
@@ -77,6 +78,7 @@ def _serve(settings: Settings, listener: socket.socket | None, token_file: Path 
     if settings.http_token is not None:
         runtime.scrubber.add(settings.http_token.get_secret_value())
     install_log_scrubber(runtime.scrubber)
+    console.use(runtime.scrubber)  # printed lines, too, are scrubbed of every secret the server sees
     server = build_server(runtime.settings, runtime=runtime)
     banner(runtime.settings, runtime, token_file=token_file)
     if runtime.settings.confirm == "off":
@@ -164,7 +166,13 @@ def banner(settings: Settings, runtime: Runtime, *, token_file: Path | None = No
     environment, or with --no-auth): the connect commands then carry the token itself when
     stderr is a terminal (a person reads it), else a `$(cat FILE)` that reads it.
     """
-    target = "the embedded sandbox (demo account, no real keys)" if settings.sandbox else settings.base_url
+    from venice_keys_mcp.safety.console import display_url
+
+    target = (
+        "the embedded sandbox (demo account, no real keys)"
+        if settings.sandbox
+        else display_url(settings.base_url)
+    )
     lines = [
         f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}.",
         f"  confirmation: {settings.confirm}; read-only: {'yes' if settings.read_only else 'no'}",
@@ -234,6 +242,9 @@ def _http_hints(settings: Settings, token_file: Path | None, *, show_token: bool
             shell_value = f"$(cat {shlex.quote(str(token_file))})"
         if show_token and token_file is not None and settings.http_token is not None:
             literal = settings.http_token.get_secret_value()
+            from venice_keys_mcp.safety import console
+
+            console.allow(literal)  # a person at this terminal asked for the command that carries it
             claude += f' --header "Authorization: Bearer {literal}"'
             vscode["headers"] = {"Authorization": f"Bearer {literal}"}
         else:

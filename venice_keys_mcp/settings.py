@@ -229,6 +229,29 @@ def _header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable() and " " not in value
 
 
+#: An invalid value is repeated in its error only up to this length: "yes" or "ask" helps the
+#: reader, while a long value may be a secret pasted into the wrong variable.
+MAX_SHOWN_VALUE = 8
+
+
+def shown_value(raw: str) -> str:
+    """`=<value>` for an error line, or " (value not shown)" when the value could be a secret.
+
+    A value is repeated only when it is short, printable ASCII and not shaped like a
+    secret; the message names the variable and the rule either way.
+    """
+    from venice_keys_mcp.safety.secrets import Scrubber
+
+    if len(raw) > MAX_SHOWN_VALUE or not (raw.isascii() and raw.isprintable()):
+        return " (value not shown)"
+    return " (value not shown)" if Scrubber().contains_secret(raw) else f"={raw!r}"
+
+
+def shown_entry(entry: str, number: int) -> str:
+    """An invalid list entry, quoted, or "entry <number>" when it could be a secret (see `shown_value`)."""
+    return repr(entry) if shown_value(entry).startswith("=") else f"entry {number}"
+
+
 def _parse(field: str, name: str, raw: str) -> Any:
     if field in {"read_only", "allow_admin_keys"}:
         low = raw.lower()
@@ -236,17 +259,22 @@ def _parse(field: str, name: str, raw: str) -> Any:
             return True
         if low in _FALSE:
             return False
-        raise SettingsError(f"Invalid {name}={raw!r}: use 1 or 0.")
+        raise SettingsError(f"Invalid {name}{shown_value(raw)}: use 1 or 0.")
     if field in {"allowed_hosts", "allowed_origins"}:
         entries = tuple(p.strip() for p in raw.split(",") if p.strip())
-        for entry in entries:
+        for number, entry in enumerate(entries, 1):
             if field == "allowed_hosts" and ("/" in entry or " " in entry):
-                raise SettingsError(f"Invalid {name}: {entry!r} is not a Host header; use name or name:port.")
+                raise SettingsError(
+                    f"Invalid {name}: {shown_entry(entry, number)} is not a Host header; "
+                    "use name or name:port."
+                )
             if field == "allowed_origins" and not entry.startswith(("http://", "https://")):
-                raise SettingsError(f"Invalid {name}: {entry!r} is not an origin; use e.g. https://{entry}.")
+                raise SettingsError(
+                    f"Invalid {name}: {shown_entry(entry, number)} is not an origin; use e.g. https://example.org."
+                )
         return entries
     if field == "confirm" and raw.lower() not in {"auto", "elicit", "agent", "off"}:
-        raise SettingsError(f"Invalid {name}={raw!r}: use auto, elicit, agent or off.")
+        raise SettingsError(f"Invalid {name}{shown_value(raw)}: use auto, elicit, agent or off.")
     if field in {"confirm", "log_level"}:
         return raw.lower() if field == "confirm" else raw.upper()
     if field == "audit_syslog":

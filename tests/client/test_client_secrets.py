@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 import httpx2
 import pytest
@@ -121,3 +122,75 @@ def test_redact_replaces_venice_secrets_bearer_values_and_extras() -> None:
 
 def test_redact_removes_the_longer_of_overlapping_secrets_whole() -> None:
     assert redact("xx-secret-long yy", "secret", "xx-secret-long") == f"{REDACTED} yy"
+
+
+# -- issue 12, finding 4: normalise first, then redact ---------------------------------
+
+#: Characters a reader does not see (or a terminal swallows), put inside a key to split it.
+SPLITTERS = {"zero-width space": "\u200b", "soft hyphen": "\u00ad", "control": "\x01", "escape": "\x1b"}
+
+
+def _runtime_secret(kind: str = "ADMIN") -> str:
+    """A fresh Venice-shaped secret (the module's fixed canaries predate run-time canaries)."""
+    return f"VENICE_{kind}_KEY_" + secrets.token_urlsafe(32)
+
+
+def _split(secret: str, mark: str) -> str:
+    """`secret` with `mark` every eight characters, the prefix included."""
+    return mark.join(secret[i : i + 8] for i in range(0, len(secret), 8))
+
+
+def _tails(said: str, *secrets_: str) -> list[str]:
+    """The secrets whose last twelve characters are in `said`, in any case."""
+    return [s for s in secrets_ if s[-12:].casefold() in said.casefold()]
+
+
+@pytest.mark.parametrize("mark", list(SPLITTERS.values()), ids=list(SPLITTERS))
+async def test_a_key_split_by_invisible_characters_in_an_error_body_is_redacted_whole(mark: str) -> None:
+    admin, other = _runtime_secret(), _runtime_secret("INFERENCE")
+    message = f"rejected {_split(admin, mark)} and {_split(other, mark)}"
+    replies = [
+        error(400, message),
+        error(400, "bad request", details={"apiKey": {"_errors": [message]}}),
+        httpx2.Response(400, content=message.encode(), headers={"content-type": "text/plain"}),
+        httpx2.ReadError(message),
+    ]
+    venice = FakeVenice()
+    said: list[str] = []
+    async with venice.client(api_key=admin, retry=RetryPolicy.never()) as client:
+        for reply in replies:
+            venice.reply(reply)
+            with pytest.raises(VeniceError) as caught:
+                await client.list_keys()
+            venice.replies.clear()
+            said.append(_everything_said(caught.value))
+    for text in said:
+        assert not _tails(text, admin, other), text
+        assert REDACTED in text
+
+
+async def test_a_long_random_run_in_an_error_body_is_redacted_but_ids_are_kept() -> None:
+    bare = secrets.token_urlsafe(32)  # an unprefixed credential nobody registered
+    private = "0x" + secrets.token_hex(32)  # a wallet's private key
+    address = "0x" + secrets.token_hex(20)
+    message = f"token {bare} for key {KEY_ID} by {address} signed with {private}"
+    venice = FakeVenice()
+    async with venice.client(retry=RetryPolicy.never()) as client:
+        venice.reply(error(400, message))
+        with pytest.raises(VeniceError) as caught:
+            await client.list_keys()
+    said = _everything_said(caught.value)
+    assert bare not in said and private[2:] not in said
+    assert KEY_ID in said and address in said  # names, not secrets, stay readable
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [str.upper, str.lower, lambda s: s.replace("_", "-"), lambda s: s.translate(str.maketrans("-_", "_-"))],
+    ids=["upper", "lower", "dashes", "swapped"],
+)
+def test_redact_removes_a_configured_key_in_any_case_and_with_dashes_swapped(variant) -> None:
+    odd = "sk_" + secrets.token_urlsafe(24)  # not Venice-shaped: only the literal can catch it
+    venice_shaped = _runtime_secret()
+    text = f"echo {variant(odd)} and {variant(venice_shaped)} end"
+    assert redact(text, odd) == f"echo {REDACTED} and {REDACTED} end"

@@ -18,7 +18,7 @@ from mcp_types import CallToolResult, TextContent
 
 from tests.safety.conftest import make_canary
 from venice_keys_mcp.safety.result_scrub import ScrubResults, allow_in_result
-from venice_keys_mcp.safety.secrets import BEARER_PATTERN, REDACTED, SECRET_PATTERN, Scrubber
+from venice_keys_mcp.safety.secrets import BEARER_PATTERN, REDACTED, SECRET_PATTERN, Scrubber, normalize
 
 pytestmark = pytest.mark.anyio
 
@@ -154,6 +154,7 @@ BEARERS = st.sampled_from(["Bearer ", "bearer  ", "BEARER\t", "bEaReR\n", "xBear
 )
 def test_the_bearer_word_test_never_lets_a_token_through(text: str) -> None:
     scrubber = Scrubber()
-    full = BEARER_PATTERN.sub(r"\1" + REDACTED, SECRET_PATTERN.sub(REDACTED, text))
-    assert scrubber.scrub(text) == full
-    assert scrubber.contains_secret(text) is (full != text)
+    normal = normalize(text)  # matching runs on the normalised text (see test_scrubber's split keys)
+    full = BEARER_PATTERN.sub(r"\1" + REDACTED, SECRET_PATTERN.sub(REDACTED, normal))
+    assert scrubber.scrub(text) == (text if full == normal else full)
+    assert scrubber.contains_secret(text) is (full != normal)

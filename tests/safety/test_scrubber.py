@@ -7,11 +7,12 @@ import string
 import threading
 from collections import namedtuple
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from venice_keys_mcp.safety.secrets import REDACTED, SECRET_PATTERN, Scrubber
+from venice_keys_mcp.safety.secrets import REDACTED, SECRET_PATTERN, Scrubber, normalize
 
 URLSAFE = string.ascii_letters + string.digits + "-_"
 
@@ -171,3 +172,80 @@ def test_scrub_is_idempotent(text, body):
     scrubber = Scrubber(["VENICE_ADMIN_KEY_" + secrets.token_urlsafe(32)])
     once = scrubber.scrub(text + "VENICE_ADMIN_KEY_" + body + text)
     assert scrubber.scrub(once) == once
+
+
+# -- issue 12, finding 4: normalise first; any case; `-` and `_` alike -----------------
+
+SPLITTERS = {
+    "zero-width space": "\u200b",
+    "soft hyphen": "\u00ad",
+    "word joiner": "\u2060",
+    "right-to-left override": "\u202e",
+    "NUL": "\x00",
+    "escape": "\x1b",
+    "DEL": "\x7f",
+}
+VARIANTS = {
+    "upper": str.upper,
+    "lower": str.lower,
+    "all dashes": lambda s: s.replace("_", "-"),
+    "swapped": lambda s: s.translate(str.maketrans("-_", "_-")),
+    "unicode hyphen": lambda s: s.replace("_", "\u2010"),
+    "fullwidth": lambda s: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s),
+}
+
+
+def odd_literal() -> str:
+    """A configured secret that is not Venice-shaped: only the literal match can catch it."""
+    return "sk_" + secrets.token_urlsafe(30)
+
+
+def tail_of(secret: str) -> str:
+    return secret[-12:].casefold()
+
+
+@pytest.mark.parametrize("mark", list(SPLITTERS.values()), ids=list(SPLITTERS))
+def test_a_secret_split_by_invisible_characters_is_removed_whole(canary, mark):
+    literal = odd_literal()
+    scrubber = Scrubber([literal])
+    for secret in (canary, literal):
+        split = mark.join(secret[i : i + 5] for i in range(0, len(secret), 5))
+        out = scrubber.scrub(f"before {split} after")
+        assert tail_of(secret) not in out.casefold(), out
+        assert out == f"before {REDACTED} after"
+        assert scrubber.contains_secret(split)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS.values()), ids=list(VARIANTS))
+def test_a_secret_in_another_case_or_with_dashes_swapped_is_removed(canary, inference_canary, variant):
+    literal = odd_literal()
+    scrubber = Scrubber([literal])
+    for secret in (canary, inference_canary, literal):
+        shown = variant(secret)
+        out = scrubber.scrub(f"description: {shown}.")
+        assert out == f"description: {REDACTED}.", (shown, out)
+        assert scrubber.contains_secret(shown)
+
+
+def test_a_secret_learned_later_is_removed_in_any_form(canary):
+    scrubber = Scrubber()
+    created = "x" + secrets.token_urlsafe(30)  # a new key's secret of some future, unprefixed format
+    scrubber.add(created)
+    mangled = created.upper().replace("-", "_")[:10] + "\u200b" + created.upper().replace("-", "_")[10:]
+    assert scrubber.scrub(mangled) == REDACTED
+
+
+def test_text_without_a_secret_comes_back_unchanged_even_with_invisible_characters():
+    text = "café\u200b menu – «quoted» …\ttab\nline"
+    assert Scrubber([odd_literal()]).scrub(text) == text
+
+
+def test_normalising_keeps_line_breaks_tabs_and_the_ellipsis():
+    assert normalize("a\u200bb\tc\nd…\x00") == "ab\tc\nd…"
+    assert normalize("plain ascii stays") == "plain ascii stays"
+
+
+def test_an_explicit_reveal_survives_while_its_variants_do_not(canary):
+    scrubber = Scrubber([canary])
+    text = f"secret: {canary}; again {canary.lower()}"
+    assert scrubber.scrub_except(text, {canary}) == f"secret: {canary}; again {REDACTED}"

@@ -64,26 +64,18 @@ class ScrubResults:
     def _has_secret(self, data: Any) -> bool:
         """Whether `_walk` would change anything: one search over every string it would scrub.
 
-        Joined with NUL, which no pattern matches and which is a word boundary, so a secret in
-        any one string is found in the whole; a match across two strings is only a needless
-        slow path, never a miss.
+        Joined with a line break, which normalising keeps, which is a word boundary and which
+        no pattern crosses but a bearer's `\\s+`, so a secret in any one string is found in the
+        whole; a match across two strings is only a needless slow path, never a miss.
         """
         strings: list[str] = []
         _collect_strings(data, strings)
-        return self.scrubber.contains_secret("\x00".join(strings))
+        return self.scrubber.contains_secret("\n".join(strings))
 
     def _walk(self, obj: Any, allowed: set[str]) -> Any:
         if isinstance(obj, str):
-            if not allowed:
-                return self.scrubber.scrub(obj)
-            # Protect the explicitly revealed secrets, scrub the rest, then restore them.
-            marks = {f"\x00allowed{i}\x00": s for i, s in enumerate(allowed)}
-            for mark, s in marks.items():
-                obj = obj.replace(s, mark)
-            obj = self.scrubber.scrub(obj)
-            for mark, s in marks.items():
-                obj = obj.replace(mark, s)
-            return obj
+            # Scrubbing normalises too: a secret split by invisible characters is found whole.
+            return self.scrubber.scrub_except(obj, allowed) if allowed else self.scrubber.scrub(obj)
         if isinstance(obj, dict):
             return {k: self._walk(v, allowed) for k, v in obj.items()}
         if isinstance(obj, list):

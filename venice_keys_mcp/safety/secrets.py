@@ -14,8 +14,10 @@ import errno
 import logging
 import os
 import re
+import secrets as secrets_module
 import stat
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ import platformdirs
 from pydantic import BaseModel
 
 from ._fs import make_private_dirs, write_all
+from .fencing import ELLIPSIS, _normalize, is_invisible
 
 __all__ = [
     "REDACTED",
@@ -35,20 +38,39 @@ __all__ = [
     "default_secrets_dir",
     "deliver_secret",
     "install_log_scrubber",
+    "normalize",
 ]
 
 REDACTED = "[REDACTED]"
 
 #: A Venice ADMIN or INFERENCE secret. Deliberately greedy about the length: a fragment
 #: of a secret is still a secret. (So setting names must not start `VENICE_ADMIN_KEY_`.)
+#: This is the exact shape Venice issues; `Scrubber` matches a looser one (`LOOSE_SECRET`).
 SECRET_PATTERN = re.compile(r"VENICE_(?:ADMIN|INFERENCE)_KEY_[A-Za-z0-9_-]+")
+
+#: What may stand for `-` or `_` in a secret someone retyped: both, and the Unicode dashes
+#: NFKC leaves alone (hyphen, non-breaking hyphen, figure/en/em dashes, minus sign).
+_SEP = "[-_\u2010-\u2015\u2212]"
+#: `SECRET_PATTERN` in any case and with `-`/`_` swapped anywhere: "venice-admin-key-..." is
+#: the same secret to anyone who reads it back.
+LOOSE_SECRET = re.compile(
+    rf"(?i)venice{_SEP}(?:admin|inference){_SEP}key{_SEP}(?:[A-Za-z0-9]|{_SEP})+"
+)
 
 #: `Bearer <token>` as in an Authorization header (RFC 6750 token characters). Eight
 #: characters at least, so prose such as "Bearer token required" survives.
 BEARER_PATTERN = re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9._~+/-]{8,}=*")
-#: The word alone, with the same flags: a quick test that lets most text skip `BEARER_PATTERN`,
-#: whose leading `\b` makes a search about three times slower (0.15 ms on a 5 KB answer).
-_BEARER_WORD = re.compile(r"(?i)bearer")
+#: `_SEP` in UTF-8, for matching folded bytes (`_fold`).
+_SEP_BYTES = rb"(?:[-_]|\xe2\x80[\x90-\x95]|\xe2\x88\x92)"
+#: `LOOSE_SECRET` for folded bytes: searching without IGNORECASE is several times faster,
+#: and `contains_secret` runs on every result and log line.
+_LOOSE_FOLDED = re.compile(
+    rb"venice" + _SEP_BYTES + rb"(?:admin|inference)" + _SEP_BYTES + rb"key" + _SEP_BYTES
+    + rb"(?:[a-z0-9]|" + _SEP_BYTES + rb")+"
+)
+#: Non-ASCII characters the server itself writes ("…", «», ‹›, dashes): text holding no
+#: other is normalised as soon as it is, which `normalize` tests without a walk.
+_OWN_PUNCTUATION = ("\u2026", "\u00ab", "\u00bb", "\u2039", "\u203a", "\u2014", "\u2013")
 
 #: Literals shorter than this are ignored: they are not real secrets, and redacting them
 #: would eat ordinary words.
@@ -56,53 +78,203 @@ MIN_LITERAL_LENGTH = 8
 
 SECRETS_DIR_ENV = "VENICE_KEYS_SECRETS_DIR"
 
+#: Control characters other than tab, newline and carriage return: on the ASCII path these
+#: are all `normalize` has to remove.
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_KEPT_WHITESPACE = frozenset("\t\n\r")
+
+
+def normalize(text: str) -> str:
+    """The text a reader sees: NFKC, without control, zero-width, bidi or other invisible characters.
+
+    A scrubber that matched the raw text missed a secret split by U+200B, a soft hyphen
+    or a control character: a terminal, a host or a model reads straight through them,
+    so the key is whole to them and only its head matched. Everything is matched after
+    this, and what comes out is this text. Tabs and line breaks stay (they separate
+    words and lines). The "…" the server writes survives (see `fencing._normalize`).
+
+    Plain ASCII without control characters (almost everything a tool or a log says) is
+    returned as it is after one C-speed test.
+    """
+    if not text.isascii():
+        plain = text
+        for ch in _OWN_PUNCTUATION:  # visible, and kept as they are (NFKC, or "…" by design)
+            if ch in plain:
+                plain = plain.replace(ch, "")
+        if plain.isascii() and _printable(plain):
+            return text
+    if _printable(text):
+        if text.isascii() or unicodedata.is_normalized("NFKC", text.replace(ELLIPSIS, "")):
+            return text  # (removing "…" cannot hide a part NFKC would change)
+    elif text.isascii():
+        return _ASCII_CONTROL.sub("", text)
+    for _ in range(4):  # removing a character can leave a pair NFKC would compose
+        visible = text
+        if not _printable(visible):
+            visible = "".join(ch for ch in visible if ch in _KEPT_WHITESPACE or not is_invisible(ch))
+        visible = _normalize(visible)
+        if visible == text:
+            break
+        text = visible
+    return text
+
+
+def _printable(text: str) -> bool:
+    """No invisible character in `text`, tested at C speed (tab and line breaks aside)."""
+    return text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
+
+
+def _fold(text: str) -> bytes:
+    """`text` as UTF-8 with ASCII letters in lower case: what the IGNORECASE patterns see.
+
+    Bytes, because lower-casing bytes is a C loop over ASCII only, several times faster
+    than `str.lower` on non-ASCII text. IGNORECASE also reads "İ" and dotless "ı" as "i"
+    (other such letters, like the Kelvin sign, NFKC has already folded), so they become "i".
+    """
+    if not text.isascii():
+        for odd in ("\u0130", "\u0131"):
+            if odd in text:
+                text = text.replace(odd, "i")
+    return text.encode("utf-8", "surrogatepass").lower()
+
+
+def _folded_literal(secret: str) -> bytes:
+    """`literal_pattern` for folded bytes (a non-ASCII character matches in its case forms)."""
+    parts = []
+    for ch in secret:
+        if ch in "-_":
+            parts.append(_SEP_BYTES)
+        elif ch.isascii():
+            parts.append(re.escape(ch.lower().encode()))
+        else:
+            forms = (re.escape(f.encode("utf-8", "surrogatepass")) for f in {ch, ch.lower(), ch.upper()})
+            parts.append(b"(?:" + b"|".join(forms) + b")")
+    return b"".join(parts)
+
+
+def literal_pattern(secret: str) -> str:
+    """A literal as a pattern that also matches it in another case or with `-`/`_` swapped."""
+    return "".join(_SEP if ch in "-_" else re.escape(ch) for ch in secret)
+
+
+def _longest_first(literals: Iterable[str]) -> list[str]:
+    """Longest first, so a secret that contains another is removed whole."""
+    return sorted(literals, key=len, reverse=True)
+
 
 class Scrubber:
     """Replaces secret-shaped text and known literal secrets with ``[REDACTED]``.
 
     Literal secrets matter because the configured admin key or a key created a moment
     ago may not look like a Venice secret to the pattern (a test key, a future format).
+    Every match is made on the normalised text (`normalize`), ignoring case and treating
+    `-` and `_` as one: a secret re-typed, upper-cased or split by invisible characters is
+    still the secret.
     """
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._literals: frozenset[str] = frozenset()
         self._literal_re: re.Pattern[str] | None = None
+        self._raw: frozenset[str] = frozenset()  # literals that normalising changes, as given
+        self._raw_re: re.Pattern[str] | None = None
+        self._folded_re: re.Pattern[bytes] | None = None  # `_literal_re` for folded bytes
         for secret in extra:
             self.add(secret)
 
+    @property
+    def literals(self) -> frozenset[str]:
+        """The literal secrets registered so far (for handing them on to another scrubber)."""
+        return self._literals | self._raw
+
     def add(self, secret: str | None) -> None:
-        """Also redact this literal from now on (safe to call from any thread)."""
+        """Also redact this literal from now on (safe to call from any thread).
+
+        What is matched is the literal's normalised form. A literal that normalising
+        changes (it holds control or invisible characters itself) is also removed as
+        written, before normalising, in case its visible part is too short to match alone.
+        """
         if not secret or len(secret) < MIN_LITERAL_LENGTH:
             return
+        normal = normalize(secret)
         with self._lock:
-            if secret in self._literals:
+            if secret in self._literals or secret in self._raw:
                 return
-            literals = self._literals | {secret}
-            # Longest first, so a secret that contains another is removed whole.
-            alternation = "|".join(re.escape(s) for s in sorted(literals, key=len, reverse=True))
-            # Readers use `_literal_re` without the lock: reading one attribute is atomic,
+            # Readers use the patterns without the lock: reading one attribute is atomic,
             # so they see the old pattern or the new one, never half of one.
-            self._literals = literals
-            self._literal_re = re.compile(alternation)
+            if normal != secret:
+                self._raw = self._raw | {secret}
+                self._raw_re = re.compile("|".join(re.escape(s) for s in _longest_first(self._raw)))
+            if len(normal) >= MIN_LITERAL_LENGTH and normal not in self._literals:
+                self._literals = self._literals | {normal}
+                alternation = "|".join(literal_pattern(s) for s in _longest_first(self._literals))
+                self._literal_re = re.compile(alternation, re.IGNORECASE)
+                self._folded_re = re.compile(
+                    b"|".join(_folded_literal(s) for s in _longest_first(self._literals))
+                )
 
     def scrub(self, text: str) -> str:
-        """Return `text` with every secret replaced by ``[REDACTED]``."""
+        """Return `text` with every secret replaced by ``[REDACTED]``.
+
+        Matching runs on the normalised text; when it finds a secret, the normalised text
+        (minus the secret) is what comes back. Text without one comes back unchanged, so a
+        scrub never alters what it has no reason to.
+        """
+        raw_re = self._raw_re
+        if raw_re is not None:
+            text = raw_re.sub(REDACTED, text)
+        normal = normalize(text)
+        if not self._found(normal):
+            return text
+        out = normal
         literal_re = self._literal_re
         if literal_re is not None:
-            text = literal_re.sub(REDACTED, text)
-        text = SECRET_PATTERN.sub(REDACTED, text)
-        if _BEARER_WORD.search(text) is None:
-            return text
-        return BEARER_PATTERN.sub(r"\1" + REDACTED, text)
+            out = literal_re.sub(REDACTED, out)
+        out = LOOSE_SECRET.sub(REDACTED, SECRET_PATTERN.sub(REDACTED, out))
+        out = BEARER_PATTERN.sub(r"\1" + REDACTED, out)
+        return text if out == normal else out
+
+    def scrub_except(self, text: str, allowed: Iterable[str]) -> str:
+        """`scrub`, leaving the exact strings in `allowed` as they are (an explicit reveal).
+
+        The allowed strings are swapped for marks made of letters and digits (which no
+        normalisation touches and no pattern matches), the rest is scrubbed, and the marks
+        are swapped back.
+        """
+        marks: dict[str, str] = {}
+        for n, secret in enumerate(a for a in allowed if a):
+            # "Bearer <allowed>" is marked whole: a mark after "Bearer" would look like a token.
+            for found in set(re.findall(r"(?i)\bbearer\s+" + re.escape(secret), text)):
+                mark = f"ALLOWEDMARK{n}B{len(marks)}X{_MARK_SALT}"
+                marks[mark] = found
+                text = text.replace(found, mark)
+            mark = f"ALLOWEDMARK{n}X{_MARK_SALT}"
+            marks[mark] = secret
+            text = text.replace(secret, mark)
+        text = self.scrub(text)
+        for mark, secret in marks.items():
+            text = text.replace(mark, secret)
+        return text
 
     def contains_secret(self, text: str) -> bool:
-        """True when `scrub` would change `text`: a Venice secret, a known literal or a bearer token."""
-        literal_re = self._literal_re
+        """True when `scrub` would change `text`: it holds a secret, seen through normalising."""
+        raw_re = self._raw_re
+        if raw_re is not None and raw_re.search(text):
+            return True
+        return self._found(normalize(text))
+
+    def _found(self, normal: str) -> bool:
+        """Whether normalised text holds a secret: matched on its folded copy, case-sensitively.
+
+        The same matches as the IGNORECASE patterns `scrub` substitutes with, at a fraction
+        of the cost, so text without a secret (nearly all) never pays for those.
+        """
+        low = _fold(normal)
+        folded_re = self._folded_re
         return bool(
-            (literal_re is not None and literal_re.search(text))
-            or SECRET_PATTERN.search(text)
-            or (_BEARER_WORD.search(text) and BEARER_PATTERN.search(text))
+            (folded_re is not None and folded_re.search(low))
+            or (b"venice" in low and _LOOSE_FOLDED.search(low))
+            or (b"bearer" in low and BEARER_PATTERN.search(normal))
         )
 
     def scrub_obj(self, obj: Any) -> Any:
@@ -134,6 +306,10 @@ class Scrubber:
         return model.model_copy(update=update)
 
 
+#: Random per process, so text cannot forge a mark and have a secret restored into it.
+_MARK_SALT = secrets_module.token_hex(8)
+
+
 # -- logging ---------------------------------------------------------------------------
 
 _EXCEPTION_FORMATTER = logging.Formatter()
@@ -153,9 +329,10 @@ def _scrub_record(record: logging.LogRecord, scrubber: Scrubber) -> None:
         record.exc_text = _EXCEPTION_FORMATTER.formatException(record.exc_info)
         record.exc_info = None
     strings = {name: value for name, value in vars(record).items() if isinstance(value, str)}
-    # One search over all of them first (NUL-joined: no pattern matches across it): most records
-    # hold no secret, and scrubbing each field with each pattern cost a tenth of a tool call.
-    if scrubber.contains_secret("\x00".join(strings.values())):
+    # One search over all of them first (joined by a line break, which no pattern crosses but
+    # `\s`, and which normalising keeps): most records hold no secret, and scrubbing each
+    # field with each pattern cost a tenth of a tool call.
+    if scrubber.contains_secret("\n".join(strings.values())):
         for name, value in strings.items():
             setattr(record, name, scrubber.scrub(value))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import uvicorn
 
+from venice_keys_mcp.safety import console
 from venice_keys_mcp.sandbox.app import create_app
 from venice_keys_mcp.sandbox.persist import StateFileError, load_state_file, save_state
 from venice_keys_mcp.sandbox.seed import seeded_state
@@ -146,6 +147,8 @@ def run(
         "unstaked_wallet_address": demo.unstaked_wallet_address,
         "unstaked_wallet_private_key": demo.unstaked_wallet_private_key,
     }
+    # Public demo credentials, printed on purpose; every other secret-shaped text is scrubbed.
+    console.allow(demo.admin_key, demo.inference_key)
     print(json.dumps(first_line), flush=True)
     print(_summary(base_url, state, host, state_file), file=sys.stderr, flush=True)
 

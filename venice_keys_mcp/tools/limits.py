@@ -14,22 +14,23 @@ from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
 from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
 from venice_keys_mcp.tools.params import parse_expiry
 from venice_keys_mcp.tools.registration import Toolbox
-from venice_keys_mcp.tools.views import Output
+from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, flag
 from venice_keys_mcp.venice import BreachLogEntry
 
 SINCE_PATTERN = r"^\d{4}-\d\d-\d\d(T[\d:.]+Z)?$"
 
 
 class ModelLimits(Output):
-    model: str
+    model: str = Field(description=FROM_VENICE)
     rpm: float | None = None
     rpd: float | None = None
     tpm: float | None = None
+    suspicious: bool | None = Field(default=None, description=SUSPICIOUS)
 
 
 class LimitsSummary(Output):
     access_permitted: bool
-    tier: str
+    tier: str = Field(description=FROM_VENICE)
     charged: bool
     usd: float | None = None
     diem: float | None = None
@@ -49,9 +50,10 @@ class BreachCount(Output):
 class Breach(Output):
     time: datetime
     key_id: str
-    model: str
+    model: str = Field(description=FROM_VENICE)
     type: str
-    tier: str
+    tier: str = Field(description=FROM_VENICE)
+    suspicious: bool | None = Field(default=None, description=SUSPICIOUS)
 
 
 class BreachSummary(Output):
@@ -82,7 +84,13 @@ def register(tools: Toolbox, rt: Runtime) -> None:
                 continue
             kinds = {r.type.upper(): r.amount for r in m.rate_limits}
             rows.append(
-                ModelLimits(model=mid, rpm=kinds.get("RPM"), rpd=kinds.get("RPD"), tpm=kinds.get("TPM"))
+                ModelLimits(
+                    model=mid,
+                    rpm=kinds.get("RPM"),
+                    rpd=kinds.get("RPD"),
+                    tpm=kinds.get("TPM"),
+                    suspicious=flag(m.api_model_id),
+                )
             )
         out = LimitsSummary(
             access_permitted=rl.access_permitted,
@@ -113,7 +121,8 @@ def register(tools: Toolbox, rt: Runtime) -> None:
             lim = " ".join(
                 f"{n} {v:.12g}" for n, v in (("RPM", r.rpm), ("RPD", r.rpd), ("TPM", r.tpm)) if v is not None
             )
-            lines.append(f"{fence(r.model)} {lim or 'no limits listed'}")
+            flagged = READS_LIKE if r.suspicious else ""
+            lines.append(f"{fence(r.model)} {lim or 'no limits listed'}{flagged}")
         return result(out, "\n".join(lines))
 
     @tools.add(title="Breach log", annotations=READ_ONLY)
@@ -145,6 +154,7 @@ def register(tools: Toolbox, rt: Runtime) -> None:
                     model=clean_untrusted(e.model_id, max_len=100),
                     type=e.rate_limit_type,
                     tier=clean_untrusted(e.rate_limit_tier, max_len=40),
+                    suspicious=flag(e.model_id, e.rate_limit_tier),
                 )
                 for e in matched[:limit]
             ],
@@ -156,7 +166,9 @@ def register(tools: Toolbox, rt: Runtime) -> None:
         if out.entries:
             lines.append("Newest:")
             lines += [
-                f"{b.time:%Y-%m-%d %H:%M} {b.type} key {b.key_id} {fence(b.model)}" for b in out.entries
+                f"{b.time:%Y-%m-%d %H:%M} {b.type} key {b.key_id} {fence(b.model)}"
+                + (READS_LIKE if b.suspicious else "")
+                for b in out.entries
             ]
         return result(out, "\n".join(lines))
 

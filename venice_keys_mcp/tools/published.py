@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '66a10464ac1b89c5e0092b5320cc39842db968758a669b5d9493e11d91ff4c43'
+SOURCE_HASH = 'a02c0603c078f6fd9e38d5a4d5dab5eef29404f8bbb15cb2cc47aeeab83710b4'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},

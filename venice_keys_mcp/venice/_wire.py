@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact
+from venice_keys_mcp.safety.console import display_url as display_url  # the one helper, re-exported
+from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact, redact_upstream
 from venice_keys_mcp.venice.errors import (
     AbuseBlocked,
     AdminKeyRequired,
@@ -188,7 +189,7 @@ def describe_validation(exc: ValidationError) -> str:
     ]
     more = exc.error_count() - len(problems)
     suffix = f" (and {more} more)" if more > 0 else ""
-    return clean("does not match Venice's API: " + "; ".join(problems) + suffix, _MAX_DETAIL)
+    return clean(redact_upstream("does not match Venice's API: " + "; ".join(problems) + suffix), _MAX_DETAIL)
 
 
 # ---- text ------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def error_detail(payload: Any, body: bytes, content_type: str | None, secrets: t
     text = message.strip().rstrip(".")
     if extra:
         text = f"{text} ({extra})" if text else extra
-    return clean(redact(text, *secrets))
+    return clean(redact_upstream(text, *secrets))
 
 
 def _render_details(details: Any, path: str = "") -> str:
@@ -385,7 +386,7 @@ def transport_reason(exc: httpx2.HTTPError, secrets: tuple[str, ...]) -> str:
         (httpx2.ProxyError, "the proxy refused the connection"),
     ]
     reason = next((text for kind, text in kinds if isinstance(exc, kind)), "the request failed")
-    detail = clean(redact(str(exc), *secrets), 120)
+    detail = clean(redact_upstream(str(exc), *secrets), 120)
     return f"{reason}: {detail}" if detail else reason
 
 
@@ -398,13 +399,3 @@ def checked_base_url(base_url: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("The base URL must be an http(s) URL such as https://api.venice.ai/api/v1.")
     return base_url.strip().rstrip("/")
-
-
-def display_url(base_url: str) -> str:
-    """The base URL without user info, query or fragment: safe to show in a message."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
