@@ -104,6 +104,9 @@ def _ask(
         except (OSError, SecretDeliveryError) as exc:
             say(f"The secret file could not be read: {exc}")
             return
+        from venice_keys_mcp.safety import console
+
+        console.allow(secret)  # the one secret this person asked to see, on their terminal
         say(f"Secret (shown once; it stays in {approval.secret_file}):")
         say(f"  {secret}", scrub=False)
         if record:

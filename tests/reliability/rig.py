@@ -83,6 +83,9 @@ def build_rig(
         "base_url": base_url or IN_PROCESS_URL,
         "secrets_dir": tmp_path / "secrets",
         "audit_log": tmp_path / "audit.jsonl",
+        "state_dir": tmp_path / "state",
+        # These rigs relay tokens where no form is shown: the operator chose that (agent) flow.
+        "confirm": "agent",
         "timeout": 2.0,
     }
     values.update(overrides)

@@ -24,8 +24,8 @@ async def calls_with_stderr(tmp_path: Path, *flags: str) -> str:
             missing = await c.call_tool("get_key", {"key_id": "00000000-0000-0000-0000-000000000000"})
             assert missing.is_error
             victim = listed.structured_content["keys"][-1]["id"]
-            asked = await c.call_tool("revoke_key", {"key_id": victim})  # no forms: a token comes back
-            assert asked.structured_content["status"] == "confirmation_required"
+            asked = await c.call_tool("revoke_key", {"key_id": victim})  # no forms, no card: the terminal
+            assert asked.structured_content["status"] == "awaiting_approval"
     return stderr_path.read_text()
 
 
@@ -35,7 +35,7 @@ async def test_each_call_is_one_info_line_with_its_outcome(tmp_path: Path) -> No
     assert len(lines) == 3, stderr
     assert " INFO venice_keys_mcp.calls: tools/call list_keys: ok in " in lines[0]
     assert "tools/call get_key: error in " in lines[1]
-    assert "tools/call revoke_key: confirmation_required in " in lines[2]
+    assert "tools/call revoke_key: awaiting_approval in " in lines[2]
     assert all(line.endswith(" ms") for line in lines)
     assert "00000000-0000" not in "\n".join(lines)  # arguments stay out of the log
 
