@@ -150,8 +150,8 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
             signing_key,
             ttl_seconds=settings.token_ttl,
             configured=configured,
-            # With a shared key, "used" must be shared too: beside the audit log, as it is.
-            spent_file=audit_path.with_name(audit_path.name + ".tokens") if configured else None,
+            # With a shared key, "used" must be shared too: in the state folder, beside the approvals.
+            spent_file=state_dir / "used-tokens" if configured else None,
         ),
         policy=policy,
         secrets_dir=secrets_dir,

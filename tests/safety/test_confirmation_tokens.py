@@ -46,7 +46,7 @@ def test_token_is_compact_and_carries_action_digest_expiry_and_nonce(tokens, clo
     assert re.fullmatch(r"v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token)
     assert len(token) < 200
     payload = json.loads(unb64(token.split(".")[1]))
-    assert set(payload) == {"a", "d", "exp", "n"}
+    assert set(payload) == {"a", "d", "exp", "i", "n"}  # "i": where it must be spent
     assert payload["a"] == "revoke_key" and payload["exp"] == int(clock.now) + 300
     assert "k-1" not in token  # arguments travel only as a digest
 
@@ -126,10 +126,12 @@ def test_configured_key_explains_a_bad_signature_without_blaming_a_restart(clock
     assert verdict.code == "forged" and "different key" in verdict.reason
 
 
-def test_configured_key_makes_tokens_survive_a_restart(clock):
+def test_configured_key_makes_tokens_survive_a_restart(clock, tmp_path):
     key = secrets.token_bytes(32)
-    token = ConfirmationTokens(key, clock=clock, configured=True).issue("revoke_key", ARGS)
-    assert ConfirmationTokens(key, clock=clock, configured=True).check(token, "revoke_key", ARGS).ok
+    spent = tmp_path / "used-tokens"
+    token = ConfirmationTokens(key, clock=clock, configured=True, spent_file=spent).issue("revoke_key", ARGS)
+    restarted = ConfirmationTokens(key, clock=clock, configured=True, spent_file=spent)
+    assert restarted.check(token, "revoke_key", ARGS).ok
 
 
 def test_expired_token_is_refused(tokens, clock):
@@ -235,3 +237,47 @@ def test_load_signing_key_rejects_garbage_without_echoing_it():
     with pytest.raises(ValueError) as info:
         load_signing_key(value)
     assert "neither hex nor base64" in str(info.value) and value not in str(info.value)
+
+
+# -- single use, wherever the token can be verified (issue: two instances, one signing key) --
+
+
+def test_a_token_is_refused_by_an_instance_with_another_used_tokens_file(tmp_path):
+    """Two instances share a signing key but not a state folder: the token works only where it was issued."""
+    key = secrets.token_bytes(32)
+    here = ConfirmationTokens(key, configured=True, spent_file=tmp_path / "a" / "used-tokens")
+    there = ConfirmationTokens(key, configured=True, spent_file=tmp_path / "b" / "used-tokens")
+    token = here.issue("revoke_key", {"key_id": "k"})
+    elsewhere = there.check(token, "revoke_key", {"key_id": "k"})
+    assert not elsewhere.ok and elsewhere.code == "other_instance"
+    assert here.check(token, "revoke_key", {"key_id": "k"}).ok
+    assert here.check(token, "revoke_key", {"key_id": "k"}).code == "replayed"
+
+
+def test_instances_sharing_a_state_folder_share_single_use(tmp_path):
+    key = secrets.token_bytes(32)
+    first = ConfirmationTokens(key, configured=True, spent_file=tmp_path / "used-tokens")
+    second = ConfirmationTokens(key, configured=True, spent_file=tmp_path / "used-tokens")
+    token = first.issue("revoke_key", {"key_id": "k"})
+    assert second.check(token, "revoke_key", {"key_id": "k"}).ok
+    assert first.check(token, "revoke_key", {"key_id": "k"}).code == "replayed"
+
+
+def test_a_clock_stepped_back_does_not_make_a_used_token_usable_again(tmp_path):
+    """Used, then forgotten once expired; the clock steps back: still refused (as expired)."""
+    key = secrets.token_bytes(32)
+    now = [1_000_000.0]
+    spent = tmp_path / "used-tokens"
+    tokens = ConfirmationTokens(key, ttl_seconds=60, clock=lambda: now[0], configured=True, spent_file=spent)
+    token = tokens.issue("revoke_key", {"key_id": "k"})
+    assert tokens.check(token, "revoke_key", {"key_id": "k"}).ok
+    now[0] += 3600  # an hour on: the nonce is dropped from the file at the next spend
+    other = tokens.issue("revoke_key", {"key_id": "j"})
+    assert tokens.check(other, "revoke_key", {"key_id": "j"}).ok
+    assert "clock" in spent.read_text()
+    now[0] -= 3600  # the clock steps back to when the first token was fresh
+    restarted = ConfirmationTokens(
+        key, ttl_seconds=60, clock=lambda: now[0], configured=True, spent_file=spent
+    )
+    verdict = restarted.check(token, "revoke_key", {"key_id": "k"})
+    assert not verdict.ok and verdict.code in {"expired", "replayed"}, verdict

@@ -244,8 +244,10 @@ async def test_a_symlink_planted_at_the_audit_log_refuses_every_change(make_serv
 
 
 async def test_a_symlink_at_the_used_tokens_file_refuses_the_token(make_server, mode, tmp_path, victim):
-    server = make_server(signing_key=secrets.token_hex(32))
-    (tmp_path / "audit.jsonl.tokens").symlink_to(victim)
+    server = make_server(signing_key=secrets.token_hex(32), confirm="agent")
+    spent = tmp_path / "state" / "sandbox" / "used-tokens"
+    spent.parent.mkdir(parents=True, exist_ok=True)
+    spent.symlink_to(victim)
     capped = next(k for k in victims(server) if k.limits.get("usd") is not None)
     widen = {"key_id": capped.id, "usd_limit": 400}
     async with Client(server, mode=mode) as c:

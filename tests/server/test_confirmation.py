@@ -548,7 +548,9 @@ def restarted(server: MCPServer, tmp_path: Any, **overrides: Any) -> MCPServer:
         base_url="http://sandbox/api/v1",
         secrets_dir=tmp_path / "secrets",
         audit_log=tmp_path / "audit.jsonl",
-        state_dir=tmp_path / "state",
+        # The first server's state folder (a sandbox server keeps it in `sandbox/`): instances
+        # share single use of tokens, and pending approvals, by sharing it.
+        state_dir=tmp_path / "state" / "sandbox",
         allow_admin_keys=True,
         **{"confirm": "agent", **overrides},
     )

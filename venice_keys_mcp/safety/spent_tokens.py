@@ -3,11 +3,14 @@
 A token is single use. One process remembers the nonces it consumed, but with a
 configured `VENICE_KEYS_SIGNING_KEY` a token is also valid in the next process (after a
 restart) and in a sibling instance, which would each accept it once more. This file,
-kept beside the audit log and locked with `fcntl.flock` like it, makes "used" mean used
-everywhere that shares it. It holds only nonces and expiry times, never a token, and
-forgets a nonce once its token has expired (an expired token is refused anyway).
+kept in the state folder and locked with `fcntl.flock`, makes "used" mean used
+everywhere that shares it; a token names the file it must be spent in (see `tokens`), so
+an instance with another state folder refuses it rather than accept it a second time.
+It holds only nonces and expiry times, never a token, and forgets a nonce once its token
+has expired (an expired token is refused anyway). It also keeps the latest clock reading
+it has seen, so a clock stepped back cannot make an expired, forgotten token live again.
 
-Format: one ``<exp unix seconds> <nonce>`` per line.
+Format: one ``<exp unix seconds> <nonce>`` per line, and one ``clock <unix seconds>`` line.
 """
 
 from __future__ import annotations
@@ -36,17 +39,28 @@ class SpentTokens:
         finally:
             os.close(fd)
 
+    def latest(self, now: float) -> float:
+        """`now`, or the latest clock reading this file recorded if that is later."""
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return max(now, self._clock(fd))
+        finally:
+            os.close(fd)
+
     def spend(self, nonce: str, exp: int, now: float) -> bool:
         """Mark the nonce used; False if it already was. Raises OSError if the file cannot be written."""
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            live, lines = self._live(fd, now)
+            now = max(now, self._clock(fd))
+            live, _ = self._live(fd, now)
             if nonce in live:
                 return False
-            if len(live) < lines:  # drop expired nonces while we hold the lock
-                os.ftruncate(fd, 0)
-                write_all(fd, b"".join(f"{e} {n}\n".encode() for n, e in live.items()))
+            # Rewritten whole each time: the expired nonces go, the clock line moves on.
+            os.ftruncate(fd, 0)
+            body = b"".join(f"{e} {n}\n".encode() for n, e in live.items())
+            write_all(fd, f"clock {now:.3f}\n".encode() + body)
             write_all(fd, f"{exp} {nonce}\n".encode())
             os.fsync(fd)
             return True
@@ -57,6 +71,19 @@ class SpentTokens:
         # Never through a link planted at the path: `spend` truncates this file.
         make_private_dirs(self.path.parent)
         return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+
+    @staticmethod
+    def _clock(fd: int) -> float:
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, size, 0) if size else b""
+        for line in data.decode("ascii", "replace").splitlines():
+            word, _, value = line.partition(" ")
+            if word == "clock":
+                try:
+                    return float(value)
+                except ValueError:
+                    return 0.0
+        return 0.0
 
     def _live(self, fd: int, now: float) -> tuple[dict[str, int], int]:
         """Nonce -> expiry for every unexpired line (a torn line is skipped), and the line count."""

@@ -9,15 +9,24 @@ across instances, which then share the used nonces through a small file beside t
 log (`spent_tokens`), so a used token stays used after a restart. Instances on different
 machines share it only if they share that directory.
 
+Single use is guaranteed where the used nonces are kept, so a token is bound to that
+place: it names (a digest of) the used-tokens file of the instance that issued it, and
+an instance with another file refuses it instead of accepting it once more. Instances
+that must honour each other's tokens share a state folder (`VENICE_KEYS_STATE_DIR`).
+
+This is the `agent` confirmation mode's token, relayed by the agent; a person's own yes
+goes through `safety.confirm` and `safety.approvals` instead.
+
 Format: ``v1.<payload>.<mac>``, both parts unpadded base64url; the payload is compact
-JSON ``{"a": action, "d": sha256(canonical args), "exp": unix seconds, "n": nonce}`` and
-the MAC is HMAC-SHA256 over ``v1.<payload>``.
+JSON ``{"a": action, "d": sha256(canonical args), "exp": unix seconds, "i": instance,
+"n": nonce}`` and the MAC is HMAC-SHA256 over ``v1.<payload>``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import heapq
 import hmac
@@ -54,6 +63,7 @@ VerdictCode = Literal[
     "wrong_arguments",
     "replayed",
     "unrecordable",
+    "other_instance",
 ]
 
 
@@ -114,6 +124,10 @@ class ConfirmationTokens:
         self._used: set[str] = set()
         self._expiries: list[tuple[int, str]] = []  # heap of (exp, nonce) for pruning
         self._spent = SpentTokens(spent_file) if spent_file is not None else None
+        # Where this instance keeps used nonces; a token names it (see the module docstring).
+        where = str(Path(spent_file).absolute()) if spent_file is not None else secrets.token_hex(16)
+        self.instance = _b64encode(hashlib.sha256(where.encode("utf-8")).digest()[:12])
+        self._latest = 0.0  # the latest clock reading seen: time here only moves forward
 
     def issue(self, action: str, args: Mapping[str, object]) -> str:
         """A token confirming exactly `action` with exactly `args`, valid for `ttl_seconds`."""
@@ -121,6 +135,7 @@ class ConfirmationTokens:
             "a": action,
             "d": _args_digest(args),
             "exp": int(self.clock()) + self.ttl_seconds,
+            "i": self.instance,
             "n": secrets.token_urlsafe(12),
         }
         body = f"{_VERSION}.{_b64encode(canonical_json(payload).encode('utf-8'))}"
@@ -174,7 +189,14 @@ class ConfirmationTokens:
             return _refuse(
                 "malformed", "the confirmation token is malformed; copy it exactly as it was given"
             )
-        now = self.clock()
+        if payload.get("i") != self.instance:
+            return _refuse(
+                "other_instance",
+                "this token was issued by another server instance (one with a different state folder); "
+                "it can be used only where it was issued, once. Call again without a token for a "
+                "fresh preview",
+            )
+        now = self._now()
         if payload["exp"] <= now:
             when = datetime.fromtimestamp(payload["exp"], UTC).strftime("%H:%M:%S UTC")
             return _refuse(
@@ -221,6 +243,15 @@ class ConfirmationTokens:
                 self._used.add(payload["n"])
                 heapq.heappush(self._expiries, (payload["exp"], payload["n"]))
         return TokenVerdict(ok=True, code="ok", reason="confirmed by token")
+
+    def _now(self) -> float:
+        """The clock, never earlier than any reading seen here or recorded in the used-tokens file."""
+        now = max(self.clock(), self._latest)
+        if self._spent is not None:
+            with contextlib.suppress(OSError):  # the spend step reports an unusable file
+                now = self._spent.latest(now)
+        self._latest = now
+        return now
 
     def _prune(self, now: float) -> None:
         # An expired token is refused as expired anyway, so its nonce need not be kept.
