@@ -156,7 +156,7 @@ class ReadGuardPlugin:
         tr.section("read guard: FAILED", sep="=", red=True)  # type: ignore[attr-defined]
         tr.write_line(f"the suite read {len(reads)} path(s) outside the clone {self.root}:")  # type: ignore[attr-defined]
         for line in reads:
-            path, pid, argv = (line.split("\t") + ["", ""])[:3]
+            path, pid, argv = [*line.split("\t"), "", ""][:3]
             tr.write_line(f"  {path}    (pid {pid}: {argv})")  # type: ignore[attr-defined]
 
 
