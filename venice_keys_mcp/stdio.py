@@ -4,8 +4,13 @@ The SDK's `stdio_server` reads each line and writes (then flushes) each answer i
 worker thread: three thread hand-offs a call, about 0.7 ms of a 1.7 ms round trip on
 the 2-core machines here. MCP hosts start servers with pipes (or, from Node, socket
 pairs), which asyncio can watch directly, so this transport reads and writes them with
-no thread at all. Anything else (a terminal, a file, one socket serving as both stdin
-and stdout, a platform without `fcntl`) takes the SDK's transport unchanged.
+no thread at all. Anything else (a file, one socket serving as both stdin and stdout, a
+platform without `fcntl`) takes the SDK's transport unchanged.
+
+A terminal is served here too, and must be: the SDK reads stdin in a worker thread, and
+a thread blocked in `read()` on a terminal cannot be cancelled, so Ctrl-C there cancelled
+the server but left the process waiting for that read, until the next Enter. asyncio
+watches a terminal like a pipe, so Ctrl-C ends the server at once (exit 130).
 
 Like the SDK, it moves the wire off fds 0 and 1 while serving (stdin reads the null
 device, stdout goes to stderr), so a stray `print` cannot corrupt the protocol, and puts
@@ -45,24 +50,25 @@ async def serve_stdio(server: MCPServer) -> None:
 
 
 def loop_can_serve(fd: int) -> bool:
-    """Whether asyncio can watch `fd` without blocking anyone: a pipe or a socket (never a terminal)."""
+    """Whether asyncio can watch `fd` without blocking anyone: a pipe, a socket or a terminal."""
     try:
         mode = os.fstat(fd).st_mode
     except OSError:
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and os.isatty(fd))
 
 
 def _one_stream_each_way() -> bool:
-    """Pipes or sockets on 0 and 1, and not one socket for both (inetd, `socat EXEC`).
+    """Pipes, sockets or terminals on 0 and 1, and not one socket for both (inetd, `socat EXEC`).
 
     asyncio's write transport treats its fd turning readable as the peer hanging up, which
-    on a shared socket is just the next request.
+    on a shared socket is just the next request. One terminal for both is fine: asyncio
+    never watches a terminal it writes to for reading.
     """
     if not (loop_can_serve(0) and loop_can_serve(1)):
         return False
     a, b = os.fstat(0), os.fstat(1)
-    return (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino)
+    return not (stat.S_ISSOCK(a.st_mode) and (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
 
 
 @contextlib.asynccontextmanager
