@@ -158,6 +158,20 @@ def _release(claimed: list[_Claim]) -> None:
         claim.release()
 
 
+def _private_wire(fd: int, fcntl: Any) -> int:
+    """A descriptor for asyncio to own and make non-blocking.
+
+    A duplicate shares its open file description, and so its O_NONBLOCK flag, with `fd`. For
+    a pipe that is only ours; a terminal's description is shared with stderr and with the
+    shell that started us, whose writes and reads must not start failing with EAGAIN. So a
+    terminal is opened afresh: the same device, a description of our own.
+    """
+    if os.isatty(fd):
+        mode = os.O_RDONLY if fd == 0 else os.O_WRONLY
+        return os.open(os.ttyname(fd), mode | os.O_NOCTTY | os.O_CLOEXEC)
+    return int(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3))
+
+
 class _Claim:
     """fd 0 or 1 while serving: the wire moved to a private descriptor, a diversion in its place."""
 
@@ -165,7 +179,7 @@ class _Claim:
         self.fd, self._fcntl = fd, fcntl
         self._saved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # to put the wire back
         try:
-            self.wire = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # for asyncio, which closes it
+            self.wire = _private_wire(fd, fcntl)  # for asyncio, which closes it
             try:
                 divert = open_diversion()
                 try:

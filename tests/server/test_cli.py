@@ -448,6 +448,12 @@ def test_ctrl_c_on_a_terminal_stops_the_stdio_server_with_130_and_no_traceback(t
         }
         os.write(term.master, json.dumps(hello).encode() + b"\n")  # typed on the terminal, as a person could
         term.wait_for(b'"serverInfo"', after=banner_end)  # it answered: it serves the terminal, reading on
+        for fd in (0, 2):  # the terminal the shell shares stays blocking: only the server's own copy is not
+            fdinfo = Path(f"/proc/{term.pid}/fdinfo/{fd}")
+            if fdinfo.exists():
+                line = next(x for x in fdinfo.read_text().splitlines() if x.startswith("flags:"))
+                flags = int(line.split()[1], 8)
+                assert not flags & os.O_NONBLOCK, f"fd {fd} of the server was made non-blocking"
         code = term.ctrl_c()
     finally:
         term.close()
