@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 ENABLE_ENV = "CLONE_READ_GUARD"
@@ -63,7 +64,7 @@ class Guard:
         self.excused = tuple(
             real for real in {os.path.realpath(p) for p in places if p} if not _is_under(self.root, real)
         )
-        self._busy = False
+        self._local = threading.local()  # per thread: a guard busy in one thread must not blind another
 
     def check(self, path: object) -> None:
         if isinstance(path, int) or path is None:
@@ -84,15 +85,15 @@ class Guard:
                     out.write(f"{full}\t{os.getpid()}\t{' '.join(sys.argv)[:200]}\n")
 
     def hook(self, event: str, args: tuple[object, ...]) -> None:
-        if event not in _EVENTS or self._busy:
+        if event not in _EVENTS or getattr(self._local, "busy", False):
             return
-        self._busy = True  # realpath and the record file raise events of their own
+        self._local.busy = True  # realpath and the record file raise events of their own
         try:
             self.check(args[0] if args else None)
         except Exception:  # a guard must never break the code it watches
             pass
         finally:
-            self._busy = False
+            self._local.busy = False
 
 
 _installed: Guard | None = None
