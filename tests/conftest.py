@@ -4,9 +4,18 @@ The audit key lives in the per-user config folder, sandbox runs keep their audit
 in the state folder (see `safety.audit`). Each test gets its own folders, through the
 XDG variables, so the suite never creates or reads a file in the home folder of whoever
 runs it; server processes the tests start inherit them.
+
+With `CLONE_READ_GUARD=1` (set by `.ci/run`) the session fails if anything, in the
+tests or in the processes they start, reads outside this clone: see tests/support/read_guard.py.
 """
 
 import pytest
+
+from tests.support import read_guard
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    read_guard.register(config)
 
 
 @pytest.fixture

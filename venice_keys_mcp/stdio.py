@@ -4,8 +4,13 @@ The SDK's `stdio_server` reads each line and writes (then flushes) each answer i
 worker thread: three thread hand-offs a call, about 0.7 ms of a 1.7 ms round trip on
 the 2-core machines here. MCP hosts start servers with pipes (or, from Node, socket
 pairs), which asyncio can watch directly, so this transport reads and writes them with
-no thread at all. Anything else (a terminal, a file, one socket serving as both stdin
-and stdout, a platform without `fcntl`) takes the SDK's transport unchanged.
+no thread at all. Anything else (a file, one socket serving as both stdin and stdout, a
+platform without `fcntl`) takes the SDK's transport unchanged.
+
+A terminal is served here too, and must be: the SDK reads stdin in a worker thread, and
+a thread blocked in `read()` on a terminal cannot be cancelled, so Ctrl-C there cancelled
+the server but left the process waiting for that read, until the next Enter. asyncio
+watches a terminal like a pipe, so Ctrl-C ends the server at once (exit 130).
 
 Like the SDK, it moves the wire off fds 0 and 1 while serving (stdin reads the null
 device, stdout goes to stderr), so a stray `print` cannot corrupt the protocol, and puts
@@ -45,24 +50,25 @@ async def serve_stdio(server: MCPServer) -> None:
 
 
 def loop_can_serve(fd: int) -> bool:
-    """Whether asyncio can watch `fd` without blocking anyone: a pipe or a socket (never a terminal)."""
+    """Whether asyncio can watch `fd` without blocking anyone: a pipe, a socket or a terminal."""
     try:
         mode = os.fstat(fd).st_mode
     except OSError:
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and os.isatty(fd))
 
 
 def _one_stream_each_way() -> bool:
-    """Pipes or sockets on 0 and 1, and not one socket for both (inetd, `socat EXEC`).
+    """Pipes, sockets or terminals on 0 and 1, and not one socket for both (inetd, `socat EXEC`).
 
     asyncio's write transport treats its fd turning readable as the peer hanging up, which
-    on a shared socket is just the next request.
+    on a shared socket is just the next request. One terminal for both is fine: asyncio
+    never watches a terminal it writes to for reading.
     """
     if not (loop_can_serve(0) and loop_can_serve(1)):
         return False
     a, b = os.fstat(0), os.fstat(1)
-    return (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino)
+    return not (stat.S_ISSOCK(a.st_mode) and (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
 
 
 @contextlib.asynccontextmanager
@@ -152,6 +158,20 @@ def _release(claimed: list[_Claim]) -> None:
         claim.release()
 
 
+def _private_wire(fd: int, fcntl: Any) -> int:
+    """A descriptor for asyncio to own and make non-blocking.
+
+    A duplicate shares its open file description, and so its O_NONBLOCK flag, with `fd`. For
+    a pipe that is only ours; a terminal's description is shared with stderr and with the
+    shell that started us, whose writes and reads must not start failing with EAGAIN. So a
+    terminal is opened afresh: the same device, a description of our own.
+    """
+    if os.isatty(fd):
+        mode = os.O_RDONLY if fd == 0 else os.O_WRONLY
+        return os.open(os.ttyname(fd), mode | os.O_NOCTTY | os.O_CLOEXEC)
+    return int(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3))
+
+
 class _Claim:
     """fd 0 or 1 while serving: the wire moved to a private descriptor, a diversion in its place."""
 
@@ -159,7 +179,7 @@ class _Claim:
         self.fd, self._fcntl = fd, fcntl
         self._saved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # to put the wire back
         try:
-            self.wire = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # for asyncio, which closes it
+            self.wire = _private_wire(fd, fcntl)  # for asyncio, which closes it
             try:
                 divert = open_diversion()
                 try:

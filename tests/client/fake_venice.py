@@ -10,12 +10,13 @@ import inspect
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
 import httpx2
 
-from venice_keys_mcp.venice import RetryPolicy, VeniceClient
+from venice_keys_mcp.venice import RetryClock, RetryPolicy, VeniceClient
 
 BASE_URL = "https://venice.test/api/v1"
 #: Canaries made at run time (a secret-shaped literal in the tree would look like a leak).
@@ -63,6 +64,33 @@ BREACH_JSON: dict[str, Any] = {
     "rateLimitType": "RPM",
     "timestamp": "2026-04-20T10:05:00.000Z",
 }
+
+class FakeClock(RetryClock):
+    """A retry clock that jumps instead of waiting, and remembers every wait it was asked for.
+
+    Time moves only when the client sleeps or a test calls `advance` (an attempt that
+    "took" some time), so a budget is checked exactly, whatever the machine's load.
+    """
+
+    def __init__(self, start: datetime = datetime(2026, 4, 20, 10, 5, tzinfo=UTC)) -> None:
+        self.seconds = 0.0
+        self.start = start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.seconds += seconds
+        await anyio.lowlevel.checkpoint()
+
 
 Reply = httpx2.Response | BaseException | Callable[[httpx2.Request], Any]
 

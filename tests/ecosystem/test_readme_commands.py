@@ -47,6 +47,8 @@ START_TIMEOUT = 30.0
 # Placeholders a reader replaces, and what stands in for them here.
 ADMIN_PLACEHOLDERS = ("YOUR_ADMIN_KEY", "PASTE_ADMIN_KEY_FROM_FIRST_LINE", "${input:venice-admin-key}")
 INFERENCE_PLACEHOLDER = "PASTE_INFERENCE_KEY_FROM_FIRST_LINE"
+#: The repository's address in the README (OWNER until it has one; server.json names the same owner).
+GIT_URL = "git+https://github.com/OWNER/venice-keys-mcp"
 
 
 def _ci_value(name: str) -> str:
@@ -77,6 +79,21 @@ ELSEWHERE: dict[str, tuple[str, Any]] = {
     "npx -y @anthropic-ai/mcpb@2.1.2 pack . dist/venice-keys-mcp.mcpb": (
         ".ci/run, then .ci/host_checks.py starts the bundle",
         lambda: _ci_runs("npx -y @anthropic-ai/mcpb@2.1.2 pack . dist/venice-keys-mcp.mcpb"),
+    ),
+    # Installing without a clone: .ci/run builds the wheel and installs it, from the built wheel,
+    # the clone's path and its git+file:// URL (the README's https address needs the network).
+    f"uv tool install {GIT_URL}": (
+        ".ci/run, from the built wheel",
+        lambda: _ci_runs('uv" tool install -q "$wheel"'),
+    ),
+    f"pipx install {GIT_URL}": (
+        ".ci/run, from the clone's path",
+        lambda: _ci_runs('pipx install --quiet "$PWD"'),
+    ),
+    f"uvx --from {GIT_URL} venice-keys-mcp --sandbox": (
+        ".ci/run, from the wheel and from git+file:// of the clone, answering tools/list",
+        lambda: _ci_runs('uvx" --from "git+file://$PWD" venice-keys-mcp --sandbox')
+        and _ci_runs('uvx" --from "$wheel" venice-keys-mcp --sandbox'),
     ),
     "npx -y @modelcontextprotocol/inspector@2.12.0 --cli --method tools/list "
     ".venv/bin/venice-keys-mcp --sandbox": (
@@ -291,15 +308,20 @@ def _launches(readme_text: str, sandbox: Any) -> list[tuple[str, list[str], dict
         if key == "servers":
             assert entry["type"] == "stdio", "VS Code entries need a type"
         launch = json.loads(localize(json.dumps(entry), sandbox))
-        out.append((f"JSON {key}", [launch["command"], *launch.get("args", [])], launch.get("env", {})))
+        argv = [launch["command"], *launch.get("args", [])]
+        where = f"JSON {key}"
+        if argv[0] == "uvx":  # what uvx would start; .ci/run starts it with uvx itself
+            assert argv[1:4] == ["--from", GIT_URL, "venice-keys-mcp"], argv
+            argv, where = [str(BIN / "venice-keys-mcp"), *argv[4:]], "JSON mcpServers, uvx"
+        out.append((where, argv, launch.get("env", {})))
     return out
 
 
 def test_every_json_block_parses_and_configures_this_server(readme_text):
     blocks = readme_blocks(readme_text, "json")
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     configs = [json.loads(block) for block in blocks]
-    assert sum("servers" in c for c in configs) == 1 and sum("mcpServers" in c for c in configs) == 2
+    assert sum("servers" in c for c in configs) == 1 and sum("mcpServers" in c for c in configs) == 3
 
 
 @pytest.mark.anyio
@@ -309,6 +331,7 @@ async def test_host_configurations_start_a_server_that_answers(readme_text, loop
         "quick start",
         "Claude Code",
         "JSON mcpServers",
+        "JSON mcpServers, uvx",
         "JSON servers",
     }
     started: dict[str, list[str]] = {}

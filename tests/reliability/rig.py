@@ -8,7 +8,6 @@ prove that a write was sent exactly once and that refused input sent nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,15 +111,3 @@ def approve_all(state: SandboxState) -> Callable[[Any, Any], Awaitable[ElicitRes
         return ElicitResult(action="accept", content={"approve": True})
 
     return cb
-
-
-class Stopwatch:
-    """`with Stopwatch() as sw: ...; sw.elapsed` in seconds."""
-
-    def __enter__(self) -> Stopwatch:
-        self.started = time.monotonic()
-        self.elapsed = 0.0
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.elapsed = time.monotonic() - self.started

@@ -16,12 +16,11 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from mcp import Client
 
-from tests.reliability.rig import Rig, Stopwatch, approve_all, build_rig, text
+from tests.reliability.rig import Rig, approve_all, build_rig, text
 from venice_keys_mcp.sandbox import seeded_state
 
 pytestmark = pytest.mark.anyio
 
-BOUND = 10.0  # seconds: generous; the retry budget is 8 s and these faults need far less
 
 
 @pytest.fixture
@@ -31,9 +30,7 @@ def rig(tmp_path: Path) -> Rig:
 
 async def call(rig: Rig, tool: str, args: dict, *, mode: str = "legacy"):
     async with Client(rig.server, mode=mode, elicitation_callback=approve_all(rig.state)) as c:
-        with Stopwatch() as sw:
-            r = await c.call_tool(tool, args)
-    return r, sw.elapsed
+        return await c.call_tool(tool, args)
 
 
 # ---- reads: retried by the client's rules, then a clear error -----------------------------------
@@ -42,37 +39,33 @@ async def call(rig: Rig, tool: str, args: dict, *, mode: str = "legacy"):
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_read_recovers_from_one_server_error_by_retrying(rig: Rig, status: int, mode: str) -> None:
     rig.state.faults.add("GET", "/api_keys", status=status, times=1)
-    r, elapsed = await call(rig, "list_keys", {}, mode=mode)
+    r = await call(rig, "list_keys", {}, mode=mode)
     assert not r.is_error, text(r)
     assert r.structured_content["total"] == len(rig.active_ids())
     assert rig.log.count("GET", "/api_keys") == 2
-    assert elapsed < BOUND
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_read_that_keeps_failing_gives_up_within_the_budget(rig: Rig, status: int) -> None:
     rig.state.faults.add("GET", "/api_keys/*", status=status, times=-1)
-    r, elapsed = await call(rig, "get_key", {"key_id": rig.victim()})
+    r = await call(rig, "get_key", {"key_id": rig.victim()})
     assert r.is_error
     assert f"HTTP {status}" in text(r) and "try again in a few minutes" in text(r)
     assert rig.log.count("GET") == 4  # RetryPolicy.max_attempts
-    assert elapsed < BOUND
 
 
 async def test_read_slower_than_the_timeout_is_retried_then_reported(rig: Rig) -> None:
     rig.state.faults.add("GET", "/api_keys", latency=5, times=-1)
-    r, elapsed = await call(rig, "list_keys", {})
+    r = await call(rig, "list_keys", {})
     assert r.is_error and "did not answer in time" in text(r)
     assert rig.log.count("GET", "/api_keys") == 4
-    assert elapsed < BOUND
 
 
 async def test_read_slow_once_then_fast_succeeds(rig: Rig) -> None:
     rig.state.faults.add("GET", "/api_keys/rate_limits", latency=5, times=1)
-    r, elapsed = await call(rig, "get_limits", {})
+    r = await call(rig, "get_limits", {})
     assert not r.is_error, text(r)
     assert rig.log.count("GET", "/api_keys/rate_limits") == 2
-    assert elapsed < BOUND
 
 
 async def test_read_rate_limited_briefly_waits_for_the_reset_and_succeeds(rig: Rig) -> None:
@@ -80,10 +73,9 @@ async def test_read_rate_limited_briefly_waits_for_the_reset_and_succeeds(rig: R
     rig.state.faults.add(
         "GET", "/api_keys/rate_limits/log", status=429, headers={"x-ratelimit-reset-requests": str(reset)}
     )
-    r, elapsed = await call(rig, "get_breach_log", {})
+    r = await call(rig, "get_breach_log", {})
     assert not r.is_error, text(r)
     assert rig.log.count("GET", "/api_keys/rate_limits/log") == 2
-    assert elapsed < BOUND
 
 
 async def test_read_rate_limited_for_long_says_when_without_waiting(rig: Rig) -> None:
@@ -91,11 +83,10 @@ async def test_read_rate_limited_for_long_says_when_without_waiting(rig: Rig) ->
     rig.state.faults.add(
         "GET", "/api_keys", status=429, headers={"x-ratelimit-reset-requests": str(reset)}, times=-1
     )
-    r, elapsed = await call(rig, "list_keys", {})
+    r = await call(rig, "list_keys", {})
     when = datetime.fromtimestamp(reset, UTC).strftime("%H:%M:%S")
     assert r.is_error and f"Try again after {when} UTC" in text(r)
     assert rig.log.count("GET", "/api_keys") == 1  # the window outlasts the retry budget: no retry
-    assert elapsed < 2
 
 
 @pytest.mark.parametrize(
@@ -109,9 +100,8 @@ async def test_read_rate_limited_for_long_says_when_without_waiting(rig: Rig) ->
 )
 async def test_read_with_an_unreadable_answer_is_a_clear_error(rig: Rig, fault: dict, said: str) -> None:
     rig.state.faults.add("GET", "/api_keys", times=-1, **fault)
-    r, elapsed = await call(rig, "list_keys", {})
+    r = await call(rig, "list_keys", {})
     assert r.is_error and said in text(r) and "report it if it persists" in text(r)
-    assert elapsed < BOUND
 
 
 async def test_abuse_block_is_reported_and_not_hammered(rig: Rig) -> None:
@@ -121,11 +111,9 @@ async def test_abuse_block_is_reported_and_not_hammered(rig: Rig) -> None:
             r = await c.call_tool("get_key", {"key_id": "no-such-key"})
             assert r.is_error
         before = rig.log.count()
-        with Stopwatch() as sw:
-            r = await c.call_tool("list_keys", {})
+        r = await c.call_tool("list_keys", {})
     assert r.is_error and "blocks the caller for 30 s" in text(r)
     assert rig.log.count() == before + 1  # an abuse block is not retried: that would extend it
-    assert sw.elapsed < 2
 
 
 # ---- writes: sent once; an unknown outcome is reconciled by reading back ---------------------------
@@ -137,19 +125,18 @@ async def test_create_answered_with_a_gateway_error_is_reconciled_as_not_created
 ) -> None:
     before = rig.active_ids()
     rig.state.faults.add("POST", "/api_keys", status=status)
-    r, elapsed = await call(rig, "create_key", {"description": "gateway error"})
+    r = await call(rig, "create_key", {"description": "gateway error"})
     assert not r.is_error, text(r)
     assert r.structured_content["status"] == "not_created"
     assert f"HTTP {status}" in text(r) and "safe to call create_key again" in text(r)
     assert rig.active_ids() == before
     assert rig.log.count("POST") == 1
-    assert elapsed < BOUND
 
 
 async def test_create_answered_503_is_a_clear_error_and_creates_nothing(rig: Rig) -> None:
     before = rig.active_ids()
     rig.state.faults.add("POST", "/api_keys", status=503)
-    r, _ = await call(rig, "create_key", {"description": "unavailable"})
+    r = await call(rig, "create_key", {"description": "unavailable"})
     assert r.is_error and "Not created" in text(r) and "try again in a few minutes" in text(r)
     assert rig.active_ids() == before and rig.log.count("POST") == 1
 
@@ -157,7 +144,7 @@ async def test_create_answered_503_is_a_clear_error_and_creates_nothing(rig: Rig
 async def test_create_rate_limited_by_venice_says_when_to_retry(rig: Rig) -> None:
     reset = int(time.time()) + 30
     rig.state.faults.add("POST", "/api_keys", status=429, headers={"x-ratelimit-reset-requests": str(reset)})
-    r, _ = await call(rig, "create_key", {"description": "limited"})
+    r = await call(rig, "create_key", {"description": "limited"})
     when = datetime.fromtimestamp(reset, UTC).strftime("%H:%M:%S")
     assert r.is_error and "Not created" in text(r) and f"Try again after {when} UTC" in text(r)
     assert rig.log.count("POST") == 1
@@ -166,7 +153,7 @@ async def test_create_rate_limited_by_venice_says_when_to_retry(rig: Rig) -> Non
 async def test_create_dropped_after_venice_applied_it_names_the_orphan(rig: Rig) -> None:
     before = rig.active_ids()
     rig.state.faults.add("POST", "/api_keys", drop="after")
-    r, elapsed = await call(rig, "create_key", {"description": "answer lost"})
+    r = await call(rig, "create_key", {"description": "answer lost"})
     sc = r.structured_content
     new = rig.active_ids() - before
     assert sc["status"] == "created_secret_lost" and len(new) == 1
@@ -178,16 +165,15 @@ async def test_create_dropped_after_venice_applied_it_names_the_orphan(rig: Rig)
     entry = rig.runtime.audit.recent(1)[0]
     assert (entry.tool, entry.key_id, entry.outcome) == ("create_key", key_id, "created_secret_lost")
     assert "RemoteProtocolError" in entry.detail
-    assert elapsed < BOUND
     # The named orphan can be cleaned up with the tool the message points to.
-    r, _ = await call(rig, "revoke_key", {"key_id": key_id})
+    r = await call(rig, "revoke_key", {"key_id": key_id})
     assert r.structured_content["status"] == "revoked" and key_id not in rig.active_ids()
 
 
 async def test_create_dropped_before_sending_in_process_is_a_clear_error(rig: Rig) -> None:
     before = rig.active_ids()
     rig.state.faults.add("POST", "/api_keys", drop="before")
-    r, _ = await call(rig, "create_key", {"description": "never sent"})
+    r = await call(rig, "create_key", {"description": "never sent"})
     assert r.is_error and "Not created" in text(r) and "nothing changed" in text(r)
     assert rig.active_ids() == before and rig.log.count("POST") == 1
 
@@ -195,7 +181,7 @@ async def test_create_dropped_before_sending_in_process_is_a_clear_error(rig: Ri
 async def test_create_with_unreadable_success_answer_finds_the_key(rig: Rig) -> None:
     before = rig.active_ids()
     rig.state.faults.add("POST", "/api_keys", malformed=True)
-    r, _ = await call(rig, "create_key", {"description": "garbled answer"})
+    r = await call(rig, "create_key", {"description": "garbled answer"})
     new = rig.active_ids() - before
     assert r.structured_content["status"] == "created_secret_lost" and len(new) == 1
     assert r.structured_content["id"] in new
@@ -204,7 +190,7 @@ async def test_create_with_unreadable_success_answer_finds_the_key(rig: Rig) -> 
 
 async def test_create_answer_with_wrong_content_type_still_delivers_the_secret(rig: Rig) -> None:
     rig.state.faults.add("POST", "/api_keys", content_type="text/plain")
-    r, _ = await call(rig, "create_key", {"description": "odd content type"})
+    r = await call(rig, "create_key", {"description": "odd content type"})
     sc = r.structured_content
     assert sc["status"] == "created", text(r)
     assert Path(sc["secret_file"]).read_text().startswith("VENICE_INFERENCE_KEY_")
@@ -213,12 +199,11 @@ async def test_create_answer_with_wrong_content_type_still_delivers_the_secret(r
 async def test_create_slower_than_the_timeout_in_process_is_reconciled(rig: Rig) -> None:
     before = rig.active_ids()
     rig.state.faults.add("POST", "/api_keys", latency=5)
-    r, elapsed = await call(rig, "create_key", {"description": "too slow"})
+    r = await call(rig, "create_key", {"description": "too slow"})
     # In process a timed-out request is cancelled, never applied: reading back finds nothing.
     assert r.structured_content["status"] == "not_created", text(r)
     assert "ReadTimeout" in text(r) and "check list_keys for «too slow» in a minute" in text(r)
     assert rig.active_ids() == before and rig.log.count("POST") == 1
-    assert elapsed < BOUND
 
 
 @pytest.mark.parametrize(
@@ -236,19 +221,18 @@ async def test_create_slower_than_the_timeout_in_process_is_reconciled(rig: Rig)
 async def test_revoke_with_unknown_outcome_reads_back(rig: Rig, fault: dict, status: str, gone: bool) -> None:
     key_id = rig.victim()
     rig.state.faults.add("DELETE", "/api_keys", **fault)
-    r, elapsed = await call(rig, "revoke_key", {"key_id": key_id})
+    r = await call(rig, "revoke_key", {"key_id": key_id})
     assert not r.is_error, text(r)
     assert r.structured_content["status"] == status
     assert "reading back" in text(r)
     assert (key_id not in rig.active_ids()) is gone
     assert rig.log.count("DELETE") == 1
-    assert elapsed < BOUND
 
 
 async def test_revoke_dropped_before_sending_leaves_the_key(rig: Rig) -> None:
     key_id = rig.victim()
     rig.state.faults.add("DELETE", "/api_keys", drop="before")
-    r, _ = await call(rig, "revoke_key", {"key_id": key_id})
+    r = await call(rig, "revoke_key", {"key_id": key_id})
     assert r.is_error and "Not revoked" in text(r) and "nothing changed" in text(r)
     assert key_id in rig.active_ids() and rig.log.count("DELETE") == 1
 
@@ -256,7 +240,7 @@ async def test_revoke_dropped_before_sending_leaves_the_key(rig: Rig) -> None:
 async def test_revoke_answered_503_is_a_clear_error_and_keeps_the_key(rig: Rig) -> None:
     key_id = rig.victim()
     rig.state.faults.add("DELETE", "/api_keys", status=503)
-    r, _ = await call(rig, "revoke_key", {"key_id": key_id})
+    r = await call(rig, "revoke_key", {"key_id": key_id})
     assert r.is_error and "Not revoked" in text(r)
     assert key_id in rig.active_ids() and rig.log.count("DELETE") == 1
 
@@ -280,7 +264,7 @@ async def test_patch_with_unknown_outcome_reads_back(
     old_cap = rig.state.keys[key_id].limits["usd"]
     assert old_cap != 3
     rig.state.faults.add("PATCH", "/api_keys", **fault)
-    r, elapsed = await call(rig, "patch_key", {"key_id": key_id, "usd_limit": 3, "description": "narrowed"})
+    r = await call(rig, "patch_key", {"key_id": key_id, "usd_limit": 3, "description": "narrowed"})
     assert not r.is_error, text(r)
     sc = r.structured_content
     assert sc["status"] == status and "reading back" in text(r)
@@ -288,13 +272,12 @@ async def test_patch_with_unknown_outcome_reads_back(
     assert (key.limits["usd"] == 3 and key.description == "narrowed") is applied
     assert sc["key"]["usd_cap"] == (3 if applied else old_cap)
     assert rig.log.count("PATCH") == 1
-    assert elapsed < BOUND
 
 
 async def test_patch_dropped_before_sending_is_a_clear_error(rig: Rig) -> None:
     key_id = rig.victim()
     rig.state.faults.add("PATCH", "/api_keys", drop="before")
-    r, _ = await call(rig, "patch_key", {"key_id": key_id, "usd_limit": 3})
+    r = await call(rig, "patch_key", {"key_id": key_id, "usd_limit": 3})
     assert r.is_error and "Not changed" in text(r) and "nothing changed" in text(r)
     assert rig.state.keys[key_id].limits["usd"] != 3 and rig.log.count("PATCH") == 1
 
@@ -315,12 +298,11 @@ async def test_reconciliation_that_cannot_read_back_says_outcome_unknown(
         return await original()
 
     monkeypatch.setattr(rig.runtime.client, "list_keys", venice_goes_down_after_the_create)
-    r, elapsed = await call(rig, "create_key", {"description": "cannot check"})
+    r = await call(rig, "create_key", {"description": "cannot check"})
     assert r.structured_content["status"] == "outcome_unknown", text(r)
     assert "Do not create it again yet" in text(r) and "«cannot check»" in text(r)
     assert len(rig.active_ids() - before) == 1  # it was created; the tool says honestly it cannot tell
     assert rig.log.count("POST") == 1
-    assert elapsed < BOUND
 
 
 # ---- mint_web3_key: the same reconciliation as create_key ------------------------------------------
@@ -349,7 +331,7 @@ async def test_mint_whose_answer_is_lost_after_venice_applied_it_names_the_orpha
     args = await signed_mint(rig, "minted, answer lost")
     before = rig.active_ids()
     rig.state.faults.add("POST", MINT, **fault)
-    r, elapsed = await call(rig, "mint_web3_key", args)
+    r = await call(rig, "mint_web3_key", args)
     sc = r.structured_content
     new = rig.active_ids() - before
     assert not r.is_error and sc["status"] == "created_secret_lost", text(r)
@@ -359,14 +341,13 @@ async def test_mint_whose_answer_is_lost_after_venice_applied_it_names_the_orpha
     assert rig.log.count("POST", MINT) == 1  # reconciled by reading back, never resent
     entry = rig.runtime.audit.recent(1)[0]
     assert (entry.tool, entry.key_id, entry.outcome) == ("mint_web3_key", sc["id"], "created_secret_lost")
-    assert elapsed < BOUND
 
 
 async def test_mint_answered_with_a_gateway_error_is_reconciled_as_not_created(rig: Rig) -> None:
     args = await signed_mint(rig, "gateway error")
     before = rig.active_ids()
     rig.state.faults.add("POST", MINT, status=502)
-    r, _ = await call(rig, "mint_web3_key", args)
+    r = await call(rig, "mint_web3_key", args)
     assert not r.is_error and r.structured_content["status"] == "not_created", text(r)
     assert "HTTP 502" in text(r) and "safe to call mint_web3_key again" in text(r)
     assert rig.active_ids() == before and rig.log.count("POST", MINT) == 1
@@ -378,7 +359,7 @@ async def test_mint_dropped_before_sending_in_process_is_a_clear_error(rig: Rig)
     args = await signed_mint(rig, "never sent")
     before = rig.active_ids()
     rig.state.faults.add("POST", MINT, drop="before")
-    r, _ = await call(rig, "mint_web3_key", args)
+    r = await call(rig, "mint_web3_key", args)
     assert r.is_error and "Not created" in text(r) and "nothing changed" in text(r)
     assert rig.active_ids() == before and rig.log.count("POST", MINT) == 1
     entry = rig.runtime.audit.recent(1)[0]
@@ -392,7 +373,7 @@ async def test_mint_without_a_key_list_to_check_says_outcome_unknown(tmp_path: P
     args = await signed_mint(rig, "unlistable")
     before = rig.active_ids()
     rig.state.faults.add("POST", MINT, drop="after")
-    r, _ = await call(rig, "mint_web3_key", args)
+    r = await call(rig, "mint_web3_key", args)
     assert not r.is_error and r.structured_content["status"] == "outcome_unknown", text(r)
     assert "Do not mint it again yet" in text(r) and "«unlistable»" in text(r)
     assert len(rig.active_ids() - before) == 1 and rig.log.count("POST", MINT) == 1

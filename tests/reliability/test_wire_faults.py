@@ -20,7 +20,7 @@ from mcp import Client
 from support.faulty_upstream import FaultyUpstream
 from support.sandbox_process import running_sandbox
 
-from tests.reliability.rig import Rig, Stopwatch, approve_all, build_rig, text
+from tests.reliability.rig import Rig, approve_all, build_rig, text
 from venice_keys_mcp.sandbox import create_app, seeded_state
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +30,6 @@ TIMEOUT = 0.5
 #: is a race in the kernel: the close arrives as the body's end (RemoteProtocolError), or, when
 #: the server closes with bytes of ours still unread, as a reset (ReadError). Both mean the same.
 CUT_OFF = ("RemoteProtocolError", "ReadError")
-BOUND = 10.0  # the read retry budget is 8 s; a hung write costs one timeout plus a read-back
 
 
 @dataclass
@@ -42,9 +41,7 @@ class Wire:
         async with Client(
             self.rig.server, mode="legacy", elicitation_callback=approve_all(self.rig.state)
         ) as c:
-            with Stopwatch() as sw:
-                r = await c.call_tool(tool, args)
-        return r, sw.elapsed
+            return await c.call_tool(tool, args)
 
 
 @pytest.fixture
@@ -60,11 +57,10 @@ async def wire(tmp_path: Path) -> AsyncIterator[Wire]:
 @pytest.mark.parametrize("fault", ["reset", "garbage", "hang"])
 async def test_read_survives_one_broken_connection(wire: Wire, fault: str) -> None:
     wire.upstream.plan("GET", fault)  # type: ignore[arg-type]
-    r, elapsed = await wire.call("list_keys", {})
+    r = await wire.call("list_keys", {})
     assert not r.is_error, text(r)
     assert r.structured_content["total"] == len(wire.rig.active_ids())
     assert wire.upstream.count("GET") == 2
-    assert elapsed < BOUND
 
 
 @pytest.mark.parametrize(
@@ -79,19 +75,17 @@ async def test_read_with_a_connection_that_always_breaks_gives_up_clearly(
     wire: Wire, fault: str, said: str
 ) -> None:
     wire.upstream.plan("GET", fault, times=-1)  # type: ignore[arg-type]
-    r, elapsed = await wire.call("get_limits", {})
+    r = await wire.call("get_limits", {})
     assert r.is_error and said in text(r) and "check the network and VENICE_BASE_URL" in text(r)
     assert wire.upstream.count("GET") == 4
-    assert elapsed < BOUND
 
 
 @pytest.mark.parametrize("fault", ["huge", "huge_chunked"])
 async def test_read_with_a_10_mb_body_is_refused_without_reading_it_all(wire: Wire, fault: str) -> None:
     wire.upstream.plan("GET", fault)  # type: ignore[arg-type]
-    r, elapsed = await wire.call("list_keys", {})
+    r = await wire.call("list_keys", {})
     assert r.is_error and "5 MiB" in text(r)
     assert wire.upstream.count("GET") == 1
-    assert elapsed < BOUND
 
 
 # ---- writes: each fault before and after Venice applied the change ---------------------------------
@@ -104,7 +98,7 @@ APPLIED = ["reset_after", "garbage_after", "hang_after", "error_after", "huge_af
 async def test_create_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str) -> None:
     before = wire.rig.active_ids()
     wire.upstream.plan("POST", fault)  # type: ignore[arg-type]
-    r, elapsed = await wire.call("create_key", {"description": f"wire {fault}"})
+    r = await wire.call("create_key", {"description": f"wire {fault}"})
     assert not r.is_error, text(r)
     sc = r.structured_content
     new = wire.rig.active_ids() - before
@@ -118,33 +112,30 @@ async def test_create_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str)
         else:
             assert "safe to call create_key again" in text(r)
     assert wire.upstream.count("POST") == 1
-    assert elapsed < BOUND
 
 
 @pytest.mark.parametrize("fault", NOT_APPLIED + APPLIED)
 async def test_revoke_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str) -> None:
     key_id = wire.rig.victim()
     wire.upstream.plan("DELETE", fault)  # type: ignore[arg-type]
-    r, elapsed = await wire.call("revoke_key", {"key_id": key_id})
+    r = await wire.call("revoke_key", {"key_id": key_id})
     assert not r.is_error, text(r)
     expect = "revoked" if fault in APPLIED else "not_revoked"
     assert r.structured_content["status"] == expect
     assert (key_id in wire.rig.active_ids()) is (fault not in APPLIED)
     assert wire.upstream.count("DELETE") == 1
-    assert elapsed < BOUND
 
 
 @pytest.mark.parametrize("fault", NOT_APPLIED + APPLIED)
 async def test_patch_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str) -> None:
     key_id = wire.rig.victim()
     wire.upstream.plan("PATCH", fault)  # type: ignore[arg-type]
-    r, elapsed = await wire.call("patch_key", {"key_id": key_id, "usd_limit": 2})
+    r = await wire.call("patch_key", {"key_id": key_id, "usd_limit": 2})
     assert not r.is_error, text(r)
     expect = "updated" if fault in APPLIED else "no_change"
     assert r.structured_content["status"] == expect
     assert (wire.rig.state.keys[key_id].limits["usd"] == 2) is (fault in APPLIED)
     assert wire.upstream.count("PATCH") == 1
-    assert elapsed < BOUND
 
 
 async def test_create_dropped_before_over_a_real_sandbox_socket_is_not_created(tmp_path: Path) -> None:
@@ -167,13 +158,13 @@ async def test_create_dropped_before_over_a_real_sandbox_socket_is_not_created(t
 @pytest.mark.parametrize("fault", NOT_APPLIED + APPLIED)
 async def test_mint_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str) -> None:
     demo = wire.rig.state.demo
-    token = (await wire.call("get_web3_token", {}))[0].structured_content["token"]
+    token = (await wire.call("get_web3_token", {})).structured_content["token"]
     signed = Account.sign_message(encode_defunct(text=token), private_key=demo.wallet_private_key)
     sig = "0x" + signed.signature.hex().removeprefix("0x")
     args = {"address": demo.wallet_address, "signature": sig, "token": token}
     before = wire.rig.active_ids()
     wire.upstream.plan("POST", fault)  # type: ignore[arg-type]
-    r, elapsed = await wire.call("mint_web3_key", {**args, "description": f"mint {fault}"})
+    r = await wire.call("mint_web3_key", {**args, "description": f"mint {fault}"})
     assert not r.is_error, text(r)
     sc = r.structured_content
     new = wire.rig.active_ids() - before
@@ -183,4 +174,3 @@ async def test_mint_whose_answer_is_lost_is_reconciled(wire: Wire, fault: str) -
     else:
         assert sc["status"] == "not_created" and not new
     assert wire.upstream.count("POST") == 1
-    assert elapsed < BOUND

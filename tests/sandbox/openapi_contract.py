@@ -1,9 +1,9 @@
 """Validate response bodies against Venice's published OpenAPI (the `/api_keys` subset).
 
 Importable from any test folder: `from tests.sandbox.openapi_contract import
-assert_matches_openapi`. The spec lives beside the repository, in
-`../shared/reference/`; CI clones the repo next to `shared/`, so the path holds, and a
-missing spec is a loud failure, never a silent skip.
+assert_matches_openapi`. The spec is Venice's published file, copied unchanged into
+`tests/contract/` so the suite passes in any clone; a missing spec is a loud failure,
+never a silent skip.
 
 OpenAPI 3.0 is not JSON Schema: `nullable: true` has to become a `"null"` type, and
 `anyOf` members that are just `{nullable: true, title: 'null'}` mean "null". `$ref`s
@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "contract"
 SPEC_PATH = REFERENCE_DIR / "venice-api-keys.openapi.yaml"
 API_PREFIX = "/api/v1"
 _DROPPED = {"example", "nullable", "deprecated", "title", "x-guidance"}
@@ -31,8 +31,8 @@ _DROPPED = {"example", "nullable", "deprecated", "title", "x-guidance"}
 def load_openapi() -> dict[str, Any]:
     if not SPEC_PATH.is_file():
         raise AssertionError(
-            f"Venice OpenAPI reference not found at {SPEC_PATH}. The contract tests need the shared/ folder "
-            "beside the repository checkout (../shared/reference/venice-api-keys.openapi.yaml)."
+            f"Venice OpenAPI reference not found at {SPEC_PATH}: it belongs in the repository "
+            "(tests/contract/venice-api-keys.openapi.yaml, Venice's published file as it is)."
         )
     return yaml.safe_load(SPEC_PATH.read_text())  # type: ignore[no-any-return]
 

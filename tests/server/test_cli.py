@@ -8,9 +8,12 @@ also run as real processes to see exactly what a person sees.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import queue
+import select
 import shlex
 import signal
 import subprocess
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from support.server_process import REPO_ROOT, STOP_TIMEOUT, run_cli, server_command, server_env, stop
@@ -370,3 +374,112 @@ def test_ctrl_c_stops_the_stdio_server_with_130_and_no_traceback(tmp_path):
     # before the event loop takes over Ctrl-C, with no traceback and no line of ours.
     assert process.returncode in (130, -signal.SIGINT) and out == b""
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+
+
+# A real terminal: Ctrl-C is the terminal's, not a signal the test sends. The line discipline
+# turns the byte 0x03 into SIGINT for the foreground process group, and stdin is a terminal,
+# which the SDK's stdio transport reads in a thread that a Ctrl-C could not stop. Ctrl-C is
+# pressed only once the program is provably serving (it answered), not merely once its banner
+# is out: a signal before the event loop takes over ends the process by another path.
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "venice-keys-mcp"
+TERMINAL_GUARD = 10.0  # a hang guard, never an assertion on time: a hung server fails the test here
+
+
+class Terminal:
+    """A program on a new pseudo-terminal, its output collected as the test reads it."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.pid, self.master = pty.fork()
+        if self.pid == 0:  # the child: only exec, nothing that a fork from a threaded process could break
+            try:
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.output = bytearray()
+        self.status: int | None = None
+
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+    def read_for(self, seconds: float) -> None:
+        readable, _, _ = select.select([self.master], [], [], seconds)
+        if readable:
+            with contextlib.suppress(OSError):  # EIO: the child is gone and the terminal closed
+                self.output.extend(os.read(self.master, 1 << 16))
+
+    def wait_for(self, text: bytes, after: int = 0) -> None:
+        deadline = time.monotonic() + 30
+        while text not in self.output[after:]:
+            assert time.monotonic() < deadline and os.waitpid(self.pid, os.WNOHANG)[0] == 0, self.text()
+            self.read_for(0.1)
+
+    def ctrl_c(self) -> int:
+        """Press Ctrl-C; the exit code, once the program has ended (or the test fails on the guard)."""
+        os.write(self.master, b"\x03")
+        deadline = time.monotonic() + TERMINAL_GUARD
+        while self.status is None and time.monotonic() < deadline:
+            self.read_for(0.1)
+            done, raw = os.waitpid(self.pid, os.WNOHANG)
+            self.status = raw if done else None
+        self.read_for(0.1)
+        assert self.status is not None, f"still running after Ctrl-C on a terminal:\n{self.text()}"
+        return os.waitstatus_to_exitcode(self.status)
+
+    def close(self) -> None:
+        if self.status is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.master)
+
+
+def test_ctrl_c_on_a_terminal_stops_the_stdio_server_with_130_and_no_traceback(tmp_path):
+    term = Terminal([str(CONSOLE_SCRIPT), "--sandbox"], server_env(tmp_path))
+    try:
+        term.wait_for(b"Press Ctrl-C")
+        banner_end = len(term.output)
+        hello = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        os.write(term.master, json.dumps(hello).encode() + b"\n")  # typed on the terminal, as a person could
+        term.wait_for(b'"serverInfo"', after=banner_end)  # it answered: it serves the terminal, reading on
+        for fd in (0, 2):  # the terminal the shell shares stays blocking: only the server's own copy is not
+            fdinfo = Path(f"/proc/{term.pid}/fdinfo/{fd}")
+            if fdinfo.exists():
+                line = next(x for x in fdinfo.read_text().splitlines() if x.startswith("flags:"))
+                flags = int(line.split()[1], 8)
+                assert not flags & os.O_NONBLOCK, f"fd {fd} of the server was made non-blocking"
+        code = term.ctrl_c()
+    finally:
+        term.close()
+    assert code == cli.EXIT_INTERRUPTED, term.text()
+    assert "Traceback" not in term.text() and "KeyboardInterrupt" not in term.text()
+
+
+def test_ctrl_c_on_a_terminal_stops_the_loopback_sandbox_with_130(tmp_path):
+    term = Terminal([str(CONSOLE_SCRIPT), "sandbox", "--port", "0"], server_env(tmp_path))
+    try:
+        term.wait_for(b"Stop with Ctrl-C")
+        base_url = json.loads(term.text().splitlines()[0])["base_url"]
+        health = base_url.removesuffix("/api/v1") + "/_sandbox/health"
+        deadline = time.monotonic() + 30
+        while True:  # serving: uvicorn has taken over Ctrl-C
+            try:
+                if httpx2.get(health).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            assert time.monotonic() < deadline, term.text()
+            term.read_for(0.1)
+        code = term.ctrl_c()
+    finally:
+        term.close()
+    assert code == cli.EXIT_INTERRUPTED, term.text()
+    assert "Traceback" not in term.text() and "KeyboardInterrupt" not in term.text()

@@ -3,14 +3,13 @@
 The listening socket must name its protocol (IPPROTO_TCP) for asyncio to set TCP_NODELAY
 on the connections it accepts. Without it, every request after the first on a kept-alive
 connection waited about 40 ms for the client's delayed ACK (Nagle's algorithm holding
-back the answer's last small write).
+back the answer's last small write). The cause is checked on the socket itself, not by
+timing requests on a shared machine (the figures live in docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import socket
-import statistics
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +21,6 @@ from venice_keys_mcp.serve import _listen
 
 ACCEPT = "application/json, text/event-stream"
 REQUESTS = 10
-#: More than ten times what a loopback tools/list takes here (1 to 3 ms), and less than the
-#: delayed-ACK wait (40 ms or more) that every request paid without TCP_NODELAY.
-MEDIAN_BOUND_S = 0.030
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +39,7 @@ def rpc(client: httpx2.Client, url: str, body: dict, session: str | None = None)
     return response
 
 
-def test_ten_tools_list_on_one_kept_alive_connection_wait_for_no_delayed_ack(
+def test_ten_tools_list_on_one_kept_alive_connection_are_each_answered_in_full(
     http_server: ServerProcess,
 ) -> None:
     url = http_server.url
@@ -62,14 +58,9 @@ def test_ten_tools_list_on_one_kept_alive_connection_wait_for_no_delayed_ack(
     with httpx2.Client(limits=limits, headers=http_server.auth, timeout=10.0) as client:
         session = rpc(client, url, init).headers["mcp-session-id"]
         rpc(client, url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
-        took: list[float] = []
         for i in range(1, REQUESTS + 1):
-            started = time.perf_counter()
             answer = rpc(client, url, {"jsonrpc": "2.0", "id": i, "method": "tools/list"}, session)
-            took.append(time.perf_counter() - started)
             assert '"list_keys"' in answer.text  # a whole answer each time, not just headers
-
-    assert statistics.median(took) < MEDIAN_BOUND_S, [f"{t * 1000:.1f} ms" for t in took]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -31,7 +32,17 @@ _PREFIX = "venice-keys-mcp sandbox:"
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, minus re-raising SIGINT/SIGTERM after shutdown: a stop is a clean exit 0."""
+    """uvicorn, minus re-raising SIGINT/SIGTERM after shutdown, remembering which one stopped it.
+
+    SIGTERM (a supervisor's stop) is a clean exit 0; SIGINT (Ctrl-C) is 130, as for every
+    other command of the CLI and as the README's exit-code table says.
+    """
+
+    interrupted = False
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.interrupted = self.interrupted or sig == signal.SIGINT
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -119,7 +130,7 @@ def _summary(base_url: str, state: SandboxState, host: str, state_file: str | No
 def run(
     host: str = "127.0.0.1", port: int = 8787, state_file: str | None = None, key_count: int | None = None
 ) -> int:
-    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 on an unusable state file or address."""
+    """Serve until SIGINT/SIGTERM: 130 after Ctrl-C, 0 after SIGTERM, 2 on a bad state file or address."""
     try:
         state = _load(state_file, key_count)
     except StateFileError as exc:
@@ -154,10 +165,11 @@ def run(
 
     config = uvicorn.Config(create_app(state), log_level="warning", access_log=False, lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+    server = _Server(config)
     try:
-        _Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         sock.close()
         if state_file:
             state.changed()  # keeps lastUsedAt updates made since the last change
-    return 0
+    return 130 if server.interrupted else 0

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from venice_keys_mcp.venice._retry import RetryPolicy
+    from venice_keys_mcp.venice._retry import RetryClock, RetryPolicy
     from venice_keys_mcp.venice.client import DEFAULT_BASE_URL, VeniceClient
     from venice_keys_mcp.venice.errors import (
         AbuseBlocked,
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 #: submodule -> the names it exports here
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "_retry": ("RetryPolicy",),
+    "_retry": ("RetryClock", "RetryPolicy"),
     "client": (
         "DEFAULT_BASE_URL",
         "VeniceClient",
@@ -140,6 +140,7 @@ __all__ = [
     "RateLimitType",
     "RateLimited",
     "RateLimits",
+    "RetryClock",
     "RetryPolicy",
     "UpdateKeyRequest",
     "Usage",

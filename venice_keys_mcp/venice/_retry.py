@@ -9,7 +9,9 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+import anyio
 import httpx2
 
 #: Statuses after which a read is tried again (429 only when it is not an abuse block).
@@ -71,15 +73,38 @@ class RetryPolicy:
         return step / 2 + (rng or random).uniform(0, step / 2)
 
 
+class RetryClock:
+    """The clocks and the sleep that retries use: the real ones.
+
+    A seam so that tests can hand the client a clock that jumps instead of waiting, and
+    check a budget exactly rather than against a wall clock on a busy machine.
+    """
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: what the budget is measured on."""
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        """The wall-clock time, against which Venice's rate-limit reset times are read."""
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
 @dataclass
 class Budget:
-    """The time left for one call under a policy, on the monotonic clock."""
+    """The time left for one call under a policy, on the clock's monotonic time."""
 
     policy: RetryPolicy
-    started: float = field(default_factory=time.monotonic)
+    clock: RetryClock = field(default_factory=RetryClock)
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock.monotonic()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return self.clock.monotonic() - self.started
 
     def remaining(self) -> float:
         return self.policy.total_budget - self.elapsed()

@@ -41,6 +41,7 @@ from venice_keys_mcp.venice._retry import (
     TRANSIENT_ERRORS,
     WRITE_UNKNOWN_STATUSES,
     Budget,
+    RetryClock,
     RetryPolicy,
 )
 from venice_keys_mcp.venice.errors import (
@@ -125,6 +126,7 @@ class VeniceClient:
         timeout: float = 15.0,
         retry: RetryPolicy | None = None,
         user_agent: str | None = None,
+        clock: RetryClock | None = None,
     ) -> None:
         self._api_key = (api_key or "").strip() or None
         if self._api_key is not None and not _wire.header_safe(self._api_key):
@@ -135,6 +137,7 @@ class VeniceClient:
         self._shown_url = _wire.display_url(self.base_url)
         self._timeout = float(timeout)
         self._retry = retry or RetryPolicy()
+        self._clock = clock or RetryClock()
         self.last_rate_limit: RateLimitHeaders | None = None
         self._http = httpx2.AsyncClient(
             base_url=self.base_url,
@@ -316,7 +319,7 @@ class VeniceClient:
         """A GET with retries on transient failures, inside the retry budget; returns a 2xx."""
         route = f"GET {_template(path, key_id)}"
         headers = self._auth_headers(auth, route)
-        budget = Budget(self._retry)
+        budget = Budget(self._retry, self._clock)
         attempt = 0
         while True:
             attempt += 1
@@ -336,14 +339,14 @@ class VeniceClient:
                 if answer.status not in RETRYABLE_STATUSES or isinstance(failure, AbuseBlocked):
                     raise failure
                 if isinstance(failure, RateLimited) and failure.reset_at is not None:
-                    until = (failure.reset_at - datetime.now(UTC)).total_seconds()
+                    until = (failure.reset_at - self._clock.now()).total_seconds()
                     if until >= budget.remaining():
                         raise failure  # the window outlasts the budget: say when to come back
                     wait = max(wait, until)
             if not budget.allows(attempt, wait):
                 raise failure from None
             log.debug("retrying %s in %.2f s after %s (attempt %d)", route, wait, _why(failure), attempt)
-            await anyio.sleep(wait)
+            await self._clock.sleep(wait)
 
     async def _write(
         self,
