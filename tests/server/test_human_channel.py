@@ -442,3 +442,41 @@ async def test_agent_mode_is_audited_as_agent(make_server, mode):
         r = await c.call_tool(call.tool, {**call.args, "confirmation_token": token})
     assert r.structured_content["status"] == "revoked"
     assert audit(server)[-1]["confirmation"] == "agent"
+
+
+# -- a form answer that does not fit the form ------------------------------------------------------
+
+
+async def test_a_form_answer_that_does_not_fit_the_form_is_refused_and_audited(server, mode):
+    call = risky(server, "revoke")
+    before = snapshot(server)
+    odd = answer("accept", {"last6": 123456, "approve": "yes please"})
+    async with Client(server, mode=mode, elicitation_callback=odd) as c:
+        r = await c.call_tool(call.tool, call.args)
+    assert r.is_error and "did not match what the form asked" in text(r), text(r)
+    assert "Resolver" not in text(r) and "venice_keys_mcp" not in text(r)
+    assert snapshot(server) == before
+    last = audit(server)[-1]
+    assert (last["tool"], last["outcome"], last["confirmation"]) == ("revoke_key", "refused", "elicitation")
+    assert last["key_id"] == call.key_id
+
+
+async def test_the_forms_speak_to_the_person_not_of_the_code(admin_ok, mode):
+    schemas: list[dict[str, Any]] = []
+
+    async def look(ctx: Any, params: Any) -> Any:
+        schemas.append(params.requested_schema)
+        return await answer("decline")(ctx, params)
+
+    async with Client(admin_ok, mode=mode, elicitation_callback=look) as c:
+        for kind in ("revoke", "create_admin"):
+            call = risky(admin_ok, kind)
+            await c.call_tool(call.tool, call.args)
+        await c.call_tool("create_key", {"description": "x", "reveal_secret": True})
+    fields = [sorted(s["properties"]) for s in schemas]
+    assert fields == [["last6"], ["approve"], ["show_secret"]], schemas
+    for schema in schemas:
+        words = json.dumps(schema)
+        assert "beats" not in words and "reflex" not in words and "model_config" not in words
+        for field in schema["properties"].values():
+            assert field.get("title") and field.get("description"), schema

@@ -84,7 +84,39 @@ class AuditGuard:
             out = await call_next(ctx)
         finally:
             _UNRECORDED.reset(token)
+        out = self._bad_form_answer(ctx, params, out)
         return _with_warnings(out, notes) if notes else out
+
+    def _bad_form_answer(self, ctx: Any, params: dict[str, Any], out: Any) -> Any:
+        """A form answer the SDK refused (it did not match the form) is a refusal: record it, say it plainly.
+
+        The SDK answers with its own error naming our resolver, before the tool body runs, so
+        without this no audit entry would show that a person's answer was refused.
+        """
+        if not isinstance(out, dict) or not out.get("isError"):
+            return out
+        text = " ".join(c.get("text", "") for c in out.get("content") or [] if isinstance(c, dict))
+        if "does not match the requested schema" not in text:
+            return out
+        tool = str(params.get("name"))
+        args = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+        key_id = args.get("key_id")
+        try:
+            self.audit.append(
+                tool=tool,
+                key_id=key_id if isinstance(key_id, str) and _KEY_ID.fullmatch(key_id) else None,
+                args=args,
+                confirmation="elicitation",
+                outcome="refused",
+                detail="the form's answer did not match the form",
+            )
+        except AuditError as exc:  # the refusal stands either way; nothing changed
+            _log.error("refused form answer for %s not recorded: %s", tool, exc)
+        return refusal(
+            ctx,
+            f"Error executing tool {tool}: Refused, and nothing was changed: the answer to the "
+            "confirmation form did not match what the form asked. Try again and answer the form as shown.",
+        )
 
 
 READ_ONLY_REFUSAL = (
