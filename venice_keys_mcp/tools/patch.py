@@ -229,7 +229,7 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer) -> None:
         limit_period: Period | None = None,
         model_privacy: Privacy | None = None,
         expires_at: Annotated[str | None, Field(pattern=SET_EXPIRES_PATTERN)] = None,
-        remove: Annotated[list[Removable], Field(max_length=3, description="Caps or expiry to clear")] = [],  # noqa: B006
+        remove: Annotated[list[Removable], Field(max_length=3)] = [],  # noqa: B006
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, PatchResult]:
         """Change a key; omitted fields stay. Widening caps, expiry or privacy needs the user's approval."""
