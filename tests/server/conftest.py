@@ -11,16 +11,12 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ElicitResult
 
+from tests.support.eras import ERAS as MODES  # noqa: F401  (the name tests here import)
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.server import build_server
 from venice_keys_mcp.settings import Settings
 
-MODES = ["legacy", "2026-07-28"]
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param
+# `mode` comes from tests/conftest.py: one era, or each era for tests marked `eras`.
 
 
 @pytest.fixture

@@ -93,6 +93,7 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     return {"created": new, "minted": minted.structured_content}
 
 
+@pytest.mark.eras
 async def test_stdio_server_runs_every_tool_and_keeps_stdout_for_protocol(mode, tmp_path, caplog):
     env = server_env(tmp_path)
     answers: dict[str, Any] = {}
