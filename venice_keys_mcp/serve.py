@@ -121,10 +121,28 @@ def command_hint() -> list[str]:
 
 
 def banner(settings: Settings, runtime: Runtime) -> None:
-    """What a person who started the server by hand needs: what it serves, where files go, how to connect."""
+    """What a person who started the server by hand needs: what it serves, where files go, how to connect.
+
+    Only on a terminal. A host that starts the stdio server reads stderr as its log, and
+    some show each line as an error (Claude Code's `Server stderr: ...`), so there the
+    banner is one INFO log line (a WARNING when confirmation is off), which
+    `--log-level WARNING` silences like any other. The HTTP server is started by a person
+    (or a service manager reading its log), so it always prints how to connect.
+    """
     target = "the embedded sandbox (demo account, no real keys)" if settings.sandbox else settings.base_url
+    serving = f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}"
+    if settings.transport == "stdio" and not _on_terminal(sys.stderr):
+        summary = (
+            f"{serving}; confirmation {settings.confirm}; read-only {'yes' if settings.read_only else 'no'}; "
+            f"audit log {runtime.audit.path}; new secrets go to {runtime.secrets_dir}"
+        )
+        if settings.confirm == "off":
+            log.warning("%s; confirmation is OFF (VENICE_KEYS_CONFIRM=off): nobody is asked", summary)
+        else:
+            log.info("%s", summary)
+        return
     lines = [
-        f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}.",
+        f"{serving}.",
         f"  confirmation: {settings.confirm}; read-only: {'yes' if settings.read_only else 'no'}",
         f"  new secrets go to: {runtime.secrets_dir}",
         f"  audit log: {runtime.audit.path}",
@@ -136,6 +154,14 @@ def banner(settings: Settings, runtime: Runtime) -> None:
     lines += [f"  note: {n}" for n in runtime.notes]
     lines += _stdio_hints(settings) if settings.transport == "stdio" else _http_hints(settings)
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _on_terminal(stream: object) -> bool:
+    """True if `stream` is a terminal (a closed or replaced stream is not)."""
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _stdio_hints(settings: Settings) -> list[str]:
