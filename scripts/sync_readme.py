@@ -52,7 +52,7 @@ MEANING: dict[str, str] = {
 
 #: Defaults that are not a plain value of the `Settings` model.
 DEFAULT_TEXT: dict[str, str] = {
-    "admin_key": "none: required unless `--sandbox`",
+    "admin_key": "none: required unless `--sandbox` (or `VENICE_KEYS_SANDBOX=1`)",
     "http_token": "none",
     "allowed_hosts": "`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`",
     "allowed_origins": "`http://` + each allowed host",

@@ -36,7 +36,8 @@ def run_server(settings: Settings) -> int:
     if settings.admin_key is None and not settings.sandbox:
         return _refuse(
             "no Venice key configured. Set VENICE_ADMIN_KEY to an ADMIN key "
-            f"(or try the embedded sandbox: {shlex.join([*command_hint(), '--sandbox'])})."
+            f"(or try the embedded sandbox: {shlex.join([*command_hint(), '--sandbox'])}, "
+            "or VENICE_KEYS_SANDBOX=1; in the app bundle, turn on Try the sandbox)."
         )
     if settings.transport == "stdio":
         return _serve(settings, None)
