@@ -52,6 +52,7 @@ def test_python_m_help_lists_commands_flags_and_exit_codes(tmp_path):
     for word in ("--sandbox", "--transport", "--read-only", "--log-level", "doctor", "sandbox", "audit"):
         assert word in done.stdout
     assert "130 interrupted" in " ".join(done.stdout.split())
+    assert "VENICE_ADMIN_KEY (required unless --sandbox" in " ".join(done.stdout.split())
 
 
 def test_exit_codes_are_documented_in_the_cli_docstring():
