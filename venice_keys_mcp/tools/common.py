@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
@@ -73,13 +73,20 @@ def unexpected(exc: Exception) -> str:
 
 
 def checked_expiry(value: str | None) -> datetime | None:
-    """`expires_at` as a datetime, refusing a well-formed but impossible date (2026-02-30)."""
+    """`expires_at` as a datetime, refusing an impossible date (2026-02-30) or a past one.
+
+    Both before any request: Venice refuses a past date too, but in its own field's name
+    (`expiresAt`), and a refused create still counts against its 20 creations a minute.
+    """
     try:
-        return parse_expiry(value)
+        when = parse_expiry(value)
     except ValueError:
         raise ToolError(
             f"expires_at={value!r} is not a real date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)."
         ) from None
+    if when is not None and when <= datetime.now(UTC):
+        raise ToolError(f"expires_at must be in the future (UTC); {value} has passed.")
+    return when
 
 
 def lost_answer(exc: VeniceError) -> str:

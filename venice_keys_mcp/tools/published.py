@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'a318fa6ce1784750e7f5edad9c7ba4bbc2815e3a5373fdceb9c72e91b2e97eb6'
+SOURCE_HASH = '783e0787b6f39bd29dde856bbba4831812e16d6124178bde6e0e303a1172038e'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},

@@ -40,6 +40,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from venice_keys_mcp.tools.arg_errors import ArgumentCheckedTool
 from venice_keys_mcp.tools.common import compact_schema, typed_output_schema
 
 log = logging.getLogger("venice_keys_mcp")
@@ -115,7 +116,8 @@ class Toolbox:
 
 def derived_tool(spec: ToolSpec) -> Tool:
     """The SDK's own registration, schemas compacted: the source of truth for `published.py`."""
-    tool = Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations)
+    sdk = Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations)
+    tool = ArgumentCheckedTool(**{name: getattr(sdk, name) for name in Tool.model_fields})
     tool.description = inspect.cleandoc(tool.description)
     tool.parameters = compact_schema(tool.parameters)
     meta = tool.fn_metadata
@@ -133,7 +135,7 @@ def prebuilt_tool(spec: ToolSpec, parameters: dict[str, Any], output_schema: dic
     skip = {*resolved, *([context_kwarg] if context_kwarg else [])}
     arg_model = argument_model(fn, skip)
     names = {field.alias or name for name, field in arg_model.model_fields.items()}
-    return Tool(
+    return ArgumentCheckedTool(
         fn=fn,
         name=spec.name,
         title=spec.title,
