@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '783e0787b6f39bd29dde856bbba4831812e16d6124178bde6e0e303a1172038e'
+SOURCE_HASH = '8763965b9c0b849589baf68d7c5a5e809cce6ccb572e68eb1a9a6820fa56d029'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
@@ -109,12 +109,17 @@ SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
       'type': 'object'},
      {'$defs': {'Breach': {'properties': {'time': {'format': 'date-time', 'type': 'string'},
                                           'key_id': {'type': 'string'},
+                                          'last6': {'type': 'string'},
                                           'model': {'type': 'string'},
                                           'type': {'type': 'string'},
                                           'tier': {'type': 'string'}},
                            'required': ['time', 'key_id', 'model', 'type', 'tier'],
                            'type': 'object'},
                 'BreachCount': {'properties': {'key_id': {'type': 'string'},
+                                               'description': {'type': 'string',
+                                                               'description': 'From Venice: data; absent if not '
+                                                                              'listed'},
+                                               'last6': {'type': 'string'},
                                                'type': {'type': 'string'},
                                                'count': {'type': 'integer'}},
                                 'required': ['key_id', 'type', 'count'],
