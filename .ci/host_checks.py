@@ -130,12 +130,22 @@ class Inspector:
 
 
 def check_tools_list_strict(inspector: Inspector, target: list[str]) -> None:
+    """`--strict` lints every input and output schema; any error or warning fails the run.
+
+    A warning is a schema that constrains nothing or spells a type in a way some clients
+    drop: the point of typed output schemas is that a client can catch a wrong answer.
+    """
     code, payload, stderr = inspector.run(target, "--strict", "--method", "tools/list")
-    summary = next((line for line in stderr.splitlines() if " errors, " in line and " warnings" in line), "")
     expect(code == 0, f"tools/list --strict found schema portability errors (exit {code}):\n{stderr[-4000:]}")
+    findings = [line for line in stderr.splitlines() if line.startswith(("Warning: ", "Error: "))]
+    summary = next((line for line in stderr.splitlines() if " errors, " in line and " warnings" in line), "")
+    expect(not findings, f"tools/list --strict reported {summary or len(findings)}:\n{stderr[-4000:]}")
     names = [t["name"] for t in payload["result"]["tools"]]
     expect(names == TOOL_NAMES, f"tools/list gave {names}, the manifest lists {TOOL_NAMES}")
-    ok(f"tools/list --strict: {len(names)} tools, as in manifest.json; {summary or 'no portability report'}")
+    tools = payload["result"]["tools"]
+    untyped = [t["name"] for t in tools if not t.get("outputSchema", {}).get("properties")]
+    expect(not untyped, f"tools without a typed output schema: {untyped}")
+    ok(f"tools/list --strict: {len(names)} tools, as in manifest.json; 0 errors, 0 warnings")
 
 
 def check_stdio(inspector: Inspector, server: str) -> None:

@@ -66,7 +66,7 @@ MEANING: dict[str, str] = {
 
 #: Defaults that are not a plain value of the `Settings` model.
 DEFAULT_TEXT: dict[str, str] = {
-    "admin_key": "none: required unless `--sandbox`",
+    "admin_key": "none: required unless `--sandbox` (or `VENICE_KEYS_SANDBOX=1`)",
     "http_token": "generated, e.g. `~/.local/state/venice-keys-mcp/http-token`",
     "no_auth": "off",
     "allowed_hosts": "`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`",

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from venice_keys_mcp.bench.context import ACCOUNT_KEYS, BUDGETS
+from venice_keys_mcp.bench.context import ACCOUNT_KEYS, BUDGETS, MODEL_FACING_PER_TOOL
 
 BENCH_TIMEOUT = 300  # a few seconds idle; generous for a shared machine
 
@@ -35,10 +35,12 @@ def test_quick_context_benchmark_writes_json_with_the_budgets_met(tmp_path: Path
     assert context["budgets"] == BUDGETS
     assert set(context["default"]) == set(BUDGETS)
     for name, size in context["default"].items():
-        assert 0 < size < BUDGETS[name], (name, size)
+        assert 0 < size <= BUDGETS[name], (name, size)
+    assert context["tools_listed"] == 9 and 0 < context["model_facing_per_tool"] <= MODEL_FACING_PER_TOOL
     assert context["over_budget"] == {} and context["met"] is True
     assert context["in_memory_default"].keys() == context["default"].keys()
     assert f"--sandbox-keys {ACCOUNT_KEYS}" in context["command"]
     assert results["all_met"] is True and results["quick"] is True
     assert "git_revision" in results["machine"]  # a string in a checkout, None in an install
-    assert "context: tools/list (default)" in run.stdout
+    assert "context: tools/list model-facing (default)" in run.stdout
+    assert "name + description + input schema" in run.stdout

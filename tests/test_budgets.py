@@ -3,8 +3,9 @@
 The timed numbers come from `python -m venice_keys_mcp.bench` (see docs/benchmarks.md);
 these tests keep what can be checked exactly from regressing between benchmark runs:
 
-- the context budgets: every byte of `tools/list` and of a default answer is taken
-  from an agent's context. Measured with the benchmark's own function
+- the context budgets: every byte of a tool's name, description and input schema (what
+  hosts give the model of `tools/list`; output schemas are not shown to it and are fully
+  typed) and of a default answer is taken from an agent's context. Measured with the benchmark's own function
   (`venice_keys_mcp.bench.context.measure_in_memory`) on the benchmark's server (the
   sandbox with 500 keys and a full breach log), built in memory;
 - what a list entry leaves out to stay small, and that `get_key` still shows it;

@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="venice-keys-mcp",
         description="MCP server for administering Venice.ai API keys, safely.",
-        epilog="Try it without an account: venice-keys-mcp --sandbox. "
+        epilog="The Venice ADMIN API key comes from the environment, never a flag: "
+        "VENICE_ADMIN_KEY (required unless --sandbox; VENICE_API_KEY is read if it is unset). "
+        "Other settings are VENICE_KEYS_* variables (see the README). "
+        "Try it without an account: venice-keys-mcp --sandbox. "
         "Exit codes: 0 ok, 1 a check failed, 2 usage or configuration, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"venice-keys-mcp {__version__}")

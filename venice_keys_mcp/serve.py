@@ -36,7 +36,8 @@ def run_server(settings: Settings) -> int:
     if settings.admin_key is None and not settings.sandbox:
         return _refuse(
             "no Venice key configured. Set VENICE_ADMIN_KEY to an ADMIN key "
-            f"(or try the embedded sandbox: {shlex.join([*command_hint(), '--sandbox'])})."
+            f"(or try the embedded sandbox: {shlex.join([*command_hint(), '--sandbox'])}, "
+            "or VENICE_KEYS_SANDBOX=1; in the app bundle, turn on Try the sandbox)."
         )
     if settings.transport == "stdio":
         return _serve(settings, None)
@@ -162,6 +163,12 @@ def command_hint() -> list[str]:
 def banner(settings: Settings, runtime: Runtime, *, token_file: Path | None = None) -> None:
     """What a person who started the server by hand needs: what it serves, where files go, how to connect.
 
+    Only on a terminal. A host that starts the stdio server reads stderr as its log, and
+    some show each line as an error (Claude Code's `Server stderr: ...`), so there the
+    banner is one INFO log line (a WARNING when confirmation is off), which
+    `--log-level WARNING` silences like any other. The HTTP server is started by a person
+    (or a service manager reading its log), so it always prints how to connect.
+
     `token_file` is where the generated HTTP token lives (None when it came from the
     environment, or with --no-auth): the connect commands then carry the token itself when
     stderr is a terminal (a person reads it), else a `$(cat FILE)` that reads it.
@@ -173,8 +180,19 @@ def banner(settings: Settings, runtime: Runtime, *, token_file: Path | None = No
         if settings.sandbox
         else display_url(settings.base_url)
     )
+    serving = f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}"
+    if settings.transport == "stdio" and not _on_terminal(sys.stderr):
+        summary = (
+            f"{serving}; confirmation {settings.confirm}; read-only {'yes' if settings.read_only else 'no'}; "
+            f"audit log {runtime.audit.path}; new secrets go to {runtime.secrets_dir}"
+        )
+        if settings.confirm == "off":
+            log.warning("%s; confirmation is OFF (VENICE_KEYS_CONFIRM=off): nobody is asked", summary)
+        else:
+            log.info("%s", summary)
+        return
     lines = [
-        f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}.",
+        f"{serving}.",
         f"  confirmation: {settings.confirm}; read-only: {'yes' if settings.read_only else 'no'}",
         f"  new secrets go to: {runtime.secrets_dir}",
         f"  audit log: {runtime.audit.path}",
@@ -189,6 +207,14 @@ def banner(settings: Settings, runtime: Runtime, *, token_file: Path | None = No
     else:
         lines += _http_hints(settings, token_file, show_token=_is_terminal(sys.stderr))
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _on_terminal(stream: object) -> bool:
+    """True if `stream` is a terminal (a closed or replaced stream is not)."""
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _stdio_hints(settings: Settings) -> list[str]:

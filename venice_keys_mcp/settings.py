@@ -35,6 +35,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 ENV_VARS: dict[str, tuple[str, ...]] = {
     "base_url": ("VENICE_BASE_URL",),
     "admin_key": ("VENICE_ADMIN_KEY", "VENICE_API_KEY"),
+    "sandbox": ("VENICE_KEYS_SANDBOX",),
     "confirm": ("VENICE_KEYS_CONFIRM",),
     "read_only": ("VENICE_KEYS_READ_ONLY",),
     "allow_admin_keys": ("VENICE_KEYS_ALLOW_ADMIN_KEYS",),
@@ -149,7 +150,9 @@ class Settings(BaseModel):
         for field, names in ENV_VARS.items():
             for name in names:
                 raw = env.get(name)
-                if raw is not None and (raw.strip() or field in {"read_only", "allow_admin_keys"}):
+                if raw is not None and _unfilled(raw):
+                    continue
+                if raw is not None and (raw.strip() or field in _SWITCHES):
                     values[field] = _parse(field, name, raw.strip())
                     break
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -252,8 +255,18 @@ def shown_entry(entry: str, number: int) -> str:
     return repr(entry) if shown_value(entry).startswith("=") else f"entry {number}"
 
 
+#: On/off settings: an empty value means off (a host fills an unset option in as "").
+_SWITCHES = {"read_only", "allow_admin_keys", "sandbox"}
+
+
+def _unfilled(raw: str) -> bool:
+    """A bundle option the host left as its template (`${user_config.admin_key}`): not set."""
+    value = raw.strip()
+    return value.startswith("${user_config.") and value.endswith("}")
+
+
 def _parse(field: str, name: str, raw: str) -> Any:
-    if field in {"read_only", "allow_admin_keys"}:
+    if field in _SWITCHES:
         low = raw.lower()
         if low in _TRUE:
             return True

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.server_process import run_cli, server_env
 
 from venice_keys_mcp import __version__
 from venice_keys_mcp.settings import ENV_VARS, ConfirmMode, Settings
@@ -76,14 +77,25 @@ def test_uv_server_runs_the_console_script_from_the_bundle_directory():
 def test_every_user_option_feeds_a_documented_environment_variable():
     m = manifest()
     options, env = m["user_config"], m["server"]["mcp_config"]["env"]
-    wanted = {"VENICE_ADMIN_KEY", "VENICE_KEYS_SECRETS_DIR", "VENICE_KEYS_READ_ONLY", "VENICE_KEYS_CONFIRM"}
+    wanted = {
+        "VENICE_ADMIN_KEY",
+        "VENICE_KEYS_SANDBOX",
+        "VENICE_KEYS_SECRETS_DIR",
+        "VENICE_KEYS_READ_ONLY",
+        "VENICE_KEYS_CONFIRM",
+    }
     assert set(env) == wanted
     assert set(env) <= KNOWN_ENV
     used = {value.removeprefix("${user_config.").removesuffix("}") for value in env.values()}
     assert used == set(options), "every option is used, and only declared options are used"
     key = options["admin_key"]
-    assert key["sensitive"] is True and key["required"] is True and key["type"] == "string"
-    assert "default" not in key
+    # MCPB has no "required unless": the key is optional, says when it is needed, and the
+    # server refuses to start without one unless the sandbox switch is on.
+    assert key["sensitive"] is True and key["required"] is False and key["type"] == "string"
+    assert "default" not in key and "Try the sandbox" in key["description"]
+    switch = options["sandbox"]
+    assert switch["type"] == "boolean" and switch["default"] is False
+    assert switch["title"].startswith("Try the sandbox")
 
 
 def _host_env(values: dict[str, Any], home: Path) -> dict[str, str]:
@@ -92,7 +104,7 @@ def _host_env(values: dict[str, Any], home: Path) -> dict[str, str]:
     out = {}
     for name, template in manifest()["server"]["mcp_config"]["env"].items():
         option = template.removeprefix("${user_config.").removesuffix("}")
-        value = values.get(option, options[option].get("default"))
+        value = values.get(option, options[option].get("default", ""))  # unset, no default: ""
         text = str(value).lower() if isinstance(value, bool) else str(value)
         out[name] = text.replace("${HOME}", str(home))
     return out
@@ -112,3 +124,27 @@ def test_each_confirmation_mode_is_described_and_accepted(tmp_path, mode):
     assert mode in manifest()["user_config"]["confirm"]["description"]
     settings = Settings.load(_host_env({"admin_key": "k" * 8, "confirm": mode, "read_only": True}, tmp_path))
     assert settings.confirm == mode and settings.read_only is True
+
+
+def test_the_sandbox_switch_needs_no_key_and_the_key_alone_is_real_venice(tmp_path):
+    sandbox = Settings.load(_host_env({"sandbox": True}, tmp_path))
+    assert sandbox.sandbox is True and sandbox.admin_key is None
+    real = Settings.load(_host_env({"admin_key": "k" * 8}, tmp_path))
+    assert real.sandbox is False and real.admin_key is not None
+
+
+def test_a_placeholder_the_host_left_unfilled_is_not_a_key(tmp_path):
+    env = _host_env({"sandbox": True}, tmp_path)
+    env["VENICE_ADMIN_KEY"] = "${user_config.admin_key}"
+    assert Settings.load(env).admin_key is None
+
+
+def test_the_bundle_command_serves_the_sandbox_with_the_switch_and_refuses_without_key_or_switch(tmp_path):
+    """What the bundle's user gets: the switch alone starts a server; neither switch nor key, one line."""
+    base = server_env(tmp_path)
+    on = run_cli(env={**base, **_host_env({"sandbox": True}, tmp_path)})
+    assert on.returncode == 0, on.stderr
+    assert "serving MCP over stdio against the embedded sandbox" in on.stderr
+    off = run_cli(env={**base, **_host_env({}, tmp_path)})
+    assert off.returncode == 2 and "Traceback" not in off.stderr
+    assert "VENICE_ADMIN_KEY" in off.stderr and "Try the sandbox" in off.stderr

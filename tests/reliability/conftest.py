@@ -1,12 +1,7 @@
-"""Reliability fixtures: the protocol-era parameter shared with the server tests."""
+"""Reliability fixtures: the protocol era (`mode`) comes from tests/conftest.py."""
 
 from __future__ import annotations
 
-import pytest
+from tests.support.eras import ERAS as MODES
 
-MODES = ["legacy", "2026-07-28"]
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param
+__all__ = ["MODES"]

@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from tests.reliability.rig import Rig, build_rig, text
+from tests.support.eras import DEFAULT_ERA
 
-MODES = ["legacy", "2026-07-28"]
 CALL_BOUND = 15.0  # seconds; a hang fails the example
 EXAMPLES = 30
 
@@ -201,12 +201,13 @@ def _nullable(rig: Rig) -> dict[str, set[str]]:
     return out
 
 
-@pytest.fixture(scope="module", params=MODES)
-def harness(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+#: One era: arguments are checked alike in both (tests/conftest.py).
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     rig = build_rig(Path(tmp_path_factory.mktemp("hostile")))
     rig.state.abuse_threshold = 10**9  # keep exercising real answers, not the block, across examples
     with start_blocking_portal("asyncio") as portal:
-        with portal.wrap_async_context_manager(Client(rig.server, mode=request.param)) as client:
+        with portal.wrap_async_context_manager(Client(rig.server, mode=DEFAULT_ERA)) as client:
             h = Harness(rig, portal, client, nullable=_nullable(rig))
             h.tools = {t.name: t.input_schema for t in portal.call(client.list_tools).tools}
             yield h

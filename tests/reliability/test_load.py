@@ -8,7 +8,7 @@ psutil: descriptors and connections must be back near the baseline after each wa
 must not grow from one wave to the next, and memory must settle: the third wave may grow
 RSS by much less than the first did (a leak grows it by the same amount every wave).
 Figures are printed (`pytest -s`) and written to `serving.FIGURES`; docs/reliability.md
-quotes a run.
+quotes a run. Both are marked `slow`: run them with `pytest -m slow` (`.ci/run` does).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from tests.reliability.serving import (
     usage_dict,
 )
 
-pytestmark = pytest.mark.anyio
+#: Minutes of work on a 2-core machine: not in the README's test command; `.ci/run` runs them.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 CLIENTS = 20
 WAVES = 3

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,3 +47,33 @@ def test_the_console_script_prints_its_first_line_and_serves(tmp_path: Path) -> 
         saved = json.loads(state_file.read_text())
         assert {k["id"] for k in listed.json()["data"]} <= {k["id"] for k in saved["keys"]}
     assert sandbox.process.returncode == 0, "SIGTERM is a clean stop"
+
+
+def test_the_printed_server_command_works_from_a_shell_without_the_venv_on_path(tmp_path: Path) -> None:
+    """`sandbox` prints a command to point the server at it; pasted into another shell, it must run."""
+    program = console_script()
+    with (tmp_path / "stderr.log").open("w+b") as err:
+        process = subprocess.Popen(
+            [*program, "sandbox", "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while b"Try it:" not in os.pread(err.fileno(), 1 << 16, 0):
+                assert process.poll() is None and time.monotonic() < deadline, "the sandbox did not start"
+                time.sleep(0.05)
+            lines = os.pread(err.fileno(), 1 << 16, 0).decode().splitlines()
+            words = shlex.split(lines[lines.index("Point the MCP server at it:") + 1])
+            assignments = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("/"))
+            argv = [w for w in words if w.split("=", 1)[0] not in assignments]
+            assert os.path.isabs(argv[0]) and os.access(argv[0], os.X_OK), argv
+            shell_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **assignments}
+            doctor = subprocess.run(
+                [*argv, "doctor"], env=shell_env, capture_output=True, text=True, timeout=60
+            )
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr

@@ -11,16 +11,12 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ElicitResult
 
+from tests.support.eras import ERAS as MODES  # noqa: F401  (the name tests here import)
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.server import build_server
 from venice_keys_mcp.settings import Settings
 
-MODES = ["legacy", "2026-07-28"]
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param
+# `mode` comes from tests/conftest.py: one era, or each era for tests marked `eras`.
 
 
 @pytest.fixture
@@ -45,9 +41,10 @@ def make_server(tmp_path: Path) -> Callable[..., MCPServer]:
 class CheckOutputs:
     """Every tool result these tests see is checked against the tool's declared output model.
 
-    The server does not validate results a second time (see `tools/registration.py`), and
-    the published output schemas only name their fields, so this is where a tool that
-    answers with the wrong model, or a field its model lacks, is caught.
+    The server does not validate results a second time (see `tools/registration.py`); the
+    client checks each against the published output schema, and this checks it against
+    the model itself, so a tool that answers with the wrong model, or a field its model
+    lacks, is caught.
     """
 
     def __init__(self, server: MCPServer) -> None:

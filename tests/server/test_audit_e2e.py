@@ -322,6 +322,7 @@ def blocked_log(tmp_path: Path) -> Path:
     return blocker / "audit.jsonl"
 
 
+@pytest.mark.eras
 async def test_unwritable_log_refuses_every_change_before_asking(make_server, mode, blocked_log, caplog):
     with caplog.at_level(logging.ERROR, logger="venice_keys_mcp.audit"):
         server = make_server(audit_log=blocked_log, allow_admin_keys=True)
@@ -349,6 +350,7 @@ async def test_unwritable_log_refuses_every_change_before_asking(make_server, mo
     assert {k: (v.description, dict(v.limits)) for k, v in state.keys.items()} == before
 
 
+@pytest.mark.eras
 async def test_lost_entry_after_a_change_is_reported_with_the_change(server, mode, caplog):
     rt = runtime_of(server)
     state = rt.sandbox

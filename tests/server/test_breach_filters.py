@@ -35,3 +35,29 @@ async def test_breach_filters_select_exactly_their_entries(server, mode):
     expected = Counter((e.api_key_id, e.rate_limit_type) for e in log)
     got = {(r["key_id"], r["type"]): r["count"] for r in everything["by_key_and_type"]}
     assert got == dict(expected) and everything["total"] == len(log)
+
+
+async def test_breach_log_names_each_key_by_description_and_last_six(make_server):
+    """A person knows keys by description and last six, not by UUID; a revoked key keeps its id."""
+    server = make_server(confirm="off")
+    async with Client(server, mode="legacy") as c:
+        before = (await c.call_tool("get_breach_log", {"limit": 50})).structured_content
+        gone = before["by_key_and_type"][-1]["key_id"]
+        assert not (await c.call_tool("revoke_key", {"key_id": gone})).is_error
+        listed = (await c.call_tool("list_keys", {"page_size": 100})).structured_content["keys"]
+        answer = await c.call_tool("get_breach_log", {"limit": 50})
+    keys = {k["id"]: k for k in listed}
+    text = answer.content[0].text
+    rows = answer.structured_content["by_key_and_type"]
+    assert gone in {r["key_id"] for r in rows}  # Venice's log keeps a revoked key's breaches
+    assert {r["key_id"] for r in rows} - {gone} <= set(keys)
+    for row in rows:
+        if row["key_id"] == gone:
+            assert "description" not in row and "last6" not in row
+            assert f"key {gone} (not listed)" in text
+            continue
+        key = keys[row["key_id"]]
+        assert (row["description"], row["last6"]) == (key["description"], key["last6"])
+        assert f"{row['type']} key …{key['last6']} «{key['description']}» ({key['id']})" in text
+    for entry in answer.structured_content["entries"]:
+        assert entry.get("last6") == keys.get(entry["key_id"], {}).get("last6")

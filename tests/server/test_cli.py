@@ -29,7 +29,15 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
-from support.server_process import REPO_ROOT, STOP_TIMEOUT, run_cli, server_command, server_env, stop
+from support.server_process import (
+    REPO_ROOT,
+    STOP_TIMEOUT,
+    run_cli,
+    run_cli_on_terminal,
+    server_command,
+    server_env,
+    stop,
+)
 
 from venice_keys_mcp import __version__, cli
 from venice_keys_mcp.server import tool_names
@@ -50,6 +58,7 @@ def test_python_m_help_lists_commands_flags_and_exit_codes(tmp_path):
     for word in ("--sandbox", "--transport", "--read-only", "--log-level", "doctor", "sandbox", "audit"):
         assert word in done.stdout
     assert "130 interrupted" in " ".join(done.stdout.split())
+    assert "VENICE_ADMIN_KEY (required unless --sandbox" in " ".join(done.stdout.split())
 
 
 def test_exit_codes_are_documented_in_the_cli_docstring():
@@ -310,8 +319,8 @@ async def test_read_only_server_hides_and_refuses_write_tools(make_server, mode)
 
 @pytest.fixture(scope="module")
 def closed_stdin_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """`--sandbox` over stdio with stdin closed at once: the banner, then a clean exit."""
-    return run_cli("--sandbox", env=server_env(tmp_path_factory.mktemp("banner")))
+    """`--sandbox` over stdio, stderr on a terminal, stdin closed at once: the banner, then a clean exit."""
+    return run_cli_on_terminal("--sandbox", env=server_env(tmp_path_factory.mktemp("banner")))
 
 
 def test_stdio_banner_says_what_is_served_and_stdout_stays_empty(closed_stdin_run):
@@ -319,6 +328,29 @@ def test_stdio_banner_says_what_is_served_and_stdout_stays_empty(closed_stdin_ru
     err = closed_stdin_run.stderr
     assert "serving MCP over stdio against the embedded sandbox" in err
     assert "new secrets go to:" in err and "audit log:" in err
+    assert "Press Ctrl-C" in err
+
+
+@pytest.mark.parametrize("level", ["INFO", "WARNING"])
+def test_under_a_host_the_banner_is_one_info_line(tmp_path, level):
+    """A host reads stderr as a log (Claude Code shows each line as an error): one INFO line, no hints."""
+    done = run_cli("--sandbox", "--log-level", level, env=server_env(tmp_path))
+    assert done.returncode == 0 and done.stdout == ""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    if level == "WARNING":
+        assert lines == []  # an INFO line, silenced like any other
+        return
+    assert len(lines) == 1, done.stderr
+    assert " INFO venice_keys_mcp: venice-keys-mcp " in lines[0]
+    assert "serving MCP over stdio against the embedded sandbox" in lines[0]
+    assert f"audit log {tmp_path / 'audit.jsonl'}" in lines[0]
+
+
+def test_under_a_host_confirmation_off_is_a_warning_line(tmp_path):
+    done = run_cli("--sandbox", "--confirm", "off", "--log-level", "WARNING", env=server_env(tmp_path))
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and " WARNING venice_keys_mcp: " in lines[0], done.stderr
+    assert "confirmation is OFF" in lines[0]
 
 
 def test_stdio_banner_command_hint_is_a_command_that_works(closed_stdin_run, tmp_path):
@@ -360,7 +392,7 @@ def test_ctrl_c_stops_the_stdio_server_with_130_and_no_traceback(tmp_path):
         )
         try:
             deadline = time.monotonic() + 20
-            while b"Press Ctrl-C" not in os.pread(err.fileno(), 1 << 16, 0):
+            while b"serving MCP over stdio" not in os.pread(err.fileno(), 1 << 16, 0):
                 assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.05)
             process.send_signal(signal.SIGINT)

@@ -257,6 +257,7 @@ def assert_audited(server: MCPServer, call: Risky, *, outcome: str, confirmation
 # -- elicitation: accept, a wrong answer, decline, cancel ------------------------------
 
 
+@pytest.mark.eras
 @pytest.mark.parametrize("kind", KINDS)
 async def test_accepted_confirmation_makes_exactly_the_change(admin_ok, mode, kind):
     call = risky(admin_ok, kind)
@@ -278,6 +279,7 @@ async def test_accepted_confirmation_makes_exactly_the_change(admin_ok, mode, ki
     ("action", "status"),
     [("wrong", "not_confirmed"), ("decline", "declined"), ("cancel", "cancelled")],
 )
+@pytest.mark.eras
 async def test_unconfirmed_answer_changes_nothing_and_says_so(admin_ok, mode, kind, action, status):
     call = risky(admin_ok, kind)
     before = snapshot(admin_ok)
@@ -293,6 +295,7 @@ async def test_unconfirmed_answer_changes_nothing_and_says_so(admin_ok, mode, ki
     assert_audited(admin_ok, call, outcome=status, confirmation="elicitation")
 
 
+@pytest.mark.eras
 async def test_revoke_form_asks_to_type_the_last_six_characters(admin_ok, mode):
     call = risky(admin_ok, "revoke")
     schemas: list[dict[str, Any]] = []
@@ -307,6 +310,7 @@ async def test_revoke_form_asks_to_type_the_last_six_characters(admin_ok, mode):
     assert "last six" in schemas[0]["properties"]["last6"]["description"]
 
 
+@pytest.mark.eras
 async def test_revoke_needs_all_six_characters_exactly(admin_ok, mode):
     call = risky(admin_ok, "revoke")
     last6 = call.approve["last6"]
@@ -341,6 +345,7 @@ def assert_mixed_lines(k: StoredKey, lines: list[str], desc: str) -> None:
     assert "->" in raised and f"WIDENS: raises the USD cap from ${cap:g} to ${cap * 4:,g}" in raised, raised
 
 
+@pytest.mark.eras
 async def test_mixed_patch_form_shows_every_change_and_marks_what_widens(admin_ok, mode):
     k, args, fields = mixed_patch(admin_ok)
     before = snapshot(admin_ok)
@@ -389,6 +394,7 @@ async def call_with(server: MCPServer, mode: str, tool: str, args: dict[str, Any
         return await c.call_tool(tool, {**args, "confirmation_token": token})
 
 
+@pytest.mark.eras
 @pytest.mark.parametrize("kind", KINDS)
 async def test_without_elicitation_a_preview_and_token_then_the_token_acts(admin_ok, mode, kind):
     call = risky(admin_ok, kind)
@@ -613,6 +619,7 @@ async def test_shared_signing_key_still_refuses_an_altered_token(make_server, mo
 # -- VENICE_KEYS_CONFIRM=elicit and =off -----------------------------------------------
 
 
+@pytest.mark.eras
 @pytest.mark.parametrize("kind", ["revoke", "create_admin", "patch_remove_cap"])
 async def test_elicit_mode_refuses_when_the_client_cannot_ask(make_server, mode, kind):
     server = make_server(allow_admin_keys=True, confirm="elicit")
@@ -627,6 +634,7 @@ async def test_elicit_mode_refuses_when_the_client_cannot_ask(make_server, mode,
     assert_audited(server, call, outcome="refused", confirmation="elicitation")
 
 
+@pytest.mark.eras
 async def test_elicit_mode_works_when_the_client_can_ask(make_server, mode):
     server = make_server(confirm="elicit")
     call = risky(server, "revoke")
@@ -638,6 +646,7 @@ async def test_elicit_mode_works_when_the_client_can_ask(make_server, mode):
     assert_exactly_the_change(call, before, snapshot(server))
 
 
+@pytest.mark.eras
 async def test_elicit_mode_ignores_a_valid_token(make_server, mode, tmp_path):
     """A token that an auto-mode sibling (same signing key) would honour does not replace the form."""
     key = secrets.token_hex(32)
@@ -652,6 +661,7 @@ async def test_elicit_mode_ignores_a_valid_token(make_server, mode, tmp_path):
     assert snapshot(auto) == before
 
 
+@pytest.mark.eras
 @pytest.mark.parametrize("kind", ["revoke", "create_admin", "patch_remove_cap"])
 async def test_off_mode_acts_without_asking_and_the_audit_says_off(make_server, mode, kind):
     server = make_server(allow_admin_keys=True, confirm="off")

@@ -86,6 +86,7 @@ def token_server(tmp_path_factory: pytest.TempPathFactory, token: str) -> Iterat
 # --- every tool, both eras -------------------------------------------------------------------
 
 
+@pytest.mark.eras
 @pytest.mark.anyio
 async def test_http_server_runs_every_tool_with_elicitation(default_server, mode):
     server, home = default_server

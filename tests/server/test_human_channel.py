@@ -36,7 +36,7 @@ from tests.server.test_confirmation import (
 from venice_keys_mcp.safety.approvals import Approval
 from venice_keys_mcp.safety.confirm import META_KEY
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.eras]  # every channel on both protocol eras
 
 GATED = ["revoke", "create_admin", "patch_raise_cap", "patch_remove_expiry"]
 DONE = {"revoke_key": "revoked", "create_key": "created", "patch_key": "updated"}

@@ -275,6 +275,7 @@ async def test_own_key_is_recognised_by_its_last_six_characters(tmp_path, mode):
 # -- a refused call never reaches the person -------------------------------------------
 
 
+@pytest.mark.eras
 async def test_policy_is_checked_before_confirmation(make_server, mode):
     """A widening the policy forbids is refused outright, not put to the person first."""
     server = make_server(max_usd=50)

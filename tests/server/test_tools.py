@@ -68,11 +68,15 @@ async def test_tools_list_has_exactly_the_nine_tools_with_annotations(server, mo
     assert "confirmation" not in by["revoke_key"].input_schema["properties"]
 
 
-async def test_tools_list_stays_under_8000_bytes(server):
+async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(server):
+    """Name, description and input schema: what hosts put in the model's context (output schemas are not)."""
+    from venice_keys_mcp.bench.context import MODEL_FACING_PER_TOOL, model_facing_bytes
+
     async with Client(server, mode="legacy") as c:
-        listed = await c.list_tools()
-    size = len(listed.model_dump_json(by_alias=True, exclude_none=True))  # as sent on the wire
-    assert size < 8000, f"tools/list is {size} bytes"
+        listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
+    size, count = model_facing_bytes(listed), len(listed["tools"])
+    assert count == 9
+    assert size <= MODEL_FACING_PER_TOOL * count, f"{size} bytes for {count} tools"
 
 
 async def test_list_keys_default_is_one_compact_line_per_key(server, mode):
@@ -178,6 +182,7 @@ async def test_create_key_reveal_secret_returns_it_inline(server, mode):
     assert Path(sc["secret_file"]).read_text().startswith(sc["secret"])
 
 
+@pytest.mark.eras
 async def test_create_admin_key_refused_unless_allowed(server, mode):
     before = await active_ids(server)
     async with Client(server, mode=mode, elicitation_callback=answer("accept", {"approve": True})) as c:
@@ -186,6 +191,7 @@ async def test_create_admin_key_refused_unless_allowed(server, mode):
     assert await active_ids(server) == before
 
 
+@pytest.mark.eras
 async def test_create_admin_key_asks_the_human(make_server, mode):
     server = make_server(allow_admin_keys=True)
     seen: list[str] = []
@@ -195,6 +201,7 @@ async def test_create_admin_key_asks_the_human(make_server, mode):
     assert seen and "ADMIN" in seen[0]
 
 
+@pytest.mark.eras
 async def test_patch_narrowing_needs_no_confirmation(server, mode):
     key_id = runtime_of(server).sandbox.demo.inference_key_id
     async with Client(server, mode=mode) as c:  # no elicitation: would need a token if it asked
@@ -204,6 +211,7 @@ async def test_patch_narrowing_needs_no_confirmation(server, mode):
     assert key.consumption_limits.usd == 1 and key.description == "narrowed"
 
 
+@pytest.mark.eras
 async def test_patch_remove_cap_is_widening_and_asks(server, mode):
     rt = runtime_of(server)
     capped = next(
@@ -231,6 +239,7 @@ async def victim(server) -> Any:
     return next(k for k in await rt.client.list_keys() if k.last6 != rt.own_key_last6)
 
 
+@pytest.mark.eras
 async def test_revoke_with_typed_last6_revokes(server, mode):
     key = await victim(server)
     async with Client(server, mode=mode, elicitation_callback=answer("accept", {"last6": key.last6})) as c:
@@ -247,6 +256,7 @@ async def test_revoke_with_typed_last6_revokes(server, mode):
         ("cancel", None, "cancelled"),
     ],
 )
+@pytest.mark.eras
 async def test_revoke_not_confirmed_changes_nothing(server, mode, action, content, status):
     key = await victim(server)
     async with Client(server, mode=mode, elicitation_callback=answer(action, content)) as c:
@@ -255,6 +265,7 @@ async def test_revoke_not_confirmed_changes_nothing(server, mode, action, conten
     assert key.id in await active_ids(server)
 
 
+@pytest.mark.eras
 async def test_revoke_without_elicitation_uses_a_single_use_token(make_server, mode):
     """VENICE_KEYS_CONFIRM=agent: the operator accepts that the agent relays the person's yes."""
     server = make_server(confirm="agent")
@@ -271,6 +282,7 @@ async def test_revoke_without_elicitation_uses_a_single_use_token(make_server, m
     assert key.id not in await active_ids(server)
 
 
+@pytest.mark.eras
 async def test_revoke_refuses_the_servers_own_key(server, mode):
     rt = runtime_of(server)
     own = rt.sandbox.demo.admin_key_id
@@ -432,6 +444,7 @@ async def test_500_key_cap_refuses_create_and_mint_alike_before_sending(make_ser
     assert (entry.tool, entry.outcome) == ("mint_web3_key", "refused") and "active key limit" in entry.detail
 
 
+@pytest.mark.eras
 async def test_admin_mint_refused_unless_allowed(server, mode):
     demo = runtime_of(server).sandbox.demo
     seen: list[str] = []
@@ -444,6 +457,7 @@ async def test_admin_mint_refused_unless_allowed(server, mode):
     assert (last_audit(server).outcome, last_audit(server).confirmation) == ("refused", "policy")
 
 
+@pytest.mark.eras
 async def test_admin_mint_asks_the_human_and_mints_when_approved(make_server, mode):
     server = make_server(allow_admin_keys=True)
     demo = runtime_of(server).sandbox.demo
@@ -458,6 +472,7 @@ async def test_admin_mint_asks_the_human_and_mints_when_approved(make_server, mo
     assert (last_audit(server).outcome, last_audit(server).confirmation) == ("created", "elicitation")
 
 
+@pytest.mark.eras
 @pytest.mark.parametrize(("action", "status"), [("decline", "declined"), ("cancel", "cancelled")])
 async def test_admin_mint_declined_mints_nothing(make_server, mode, action, status):
     server = make_server(allow_admin_keys=True)
@@ -471,6 +486,7 @@ async def test_admin_mint_declined_mints_nothing(make_server, mode, action, stat
     assert (last_audit(server).tool, last_audit(server).outcome) == ("mint_web3_key", status)
 
 
+@pytest.mark.eras
 async def test_admin_mint_without_elicitation_needs_an_approved_token(make_server, mode):
     server = make_server(allow_admin_keys=True, confirm="agent")
     demo = runtime_of(server).sandbox.demo

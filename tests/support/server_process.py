@@ -81,6 +81,49 @@ def run_cli(
     )
 
 
+def run_cli_on_terminal(*args: str, env: Mapping[str, str], timeout: float = RUN_TIMEOUT) -> Completed:
+    """Run one command with stderr on a pseudo-terminal, as a person at a shell has it.
+
+    stdin is closed at once (a stdio server then stops) and stdout is a pipe; `stderr` is
+    what the terminal showed, with its CR LF line ends made plain.
+    """
+    import pty
+
+    started = time.monotonic()
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            server_command(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            env=dict(env),
+            cwd=REPO_ROOT,
+        )
+        os.close(secondary)
+        secondary = -1
+        shown = bytearray()
+        while True:  # read until the child's end of the terminal is closed (EIO on Linux)
+            try:
+                chunk = os.read(primary, 1 << 16)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out, _ = process.communicate(timeout=timeout)
+    finally:
+        os.close(primary)
+        if secondary != -1:
+            os.close(secondary)
+    return Completed(
+        returncode=process.returncode,
+        stdout=out.decode("utf-8", "replace"),
+        stderr=shown.decode("utf-8", "replace").replace("\r\n", "\n"),
+        seconds=time.monotonic() - started,
+    )
+
+
 @dataclass
 class Completed:
     returncode: int

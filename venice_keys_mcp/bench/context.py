@@ -1,9 +1,13 @@
 """Context cost: how many bytes of an agent's context each answer takes.
 
-What is measured is the JSON-RPC `result` object exactly as a host receives it (for a
-tool call: `content` and `structuredContent` together, since hosts pass both on),
-serialized compactly in UTF-8. The benchmark takes it from a real stdio server; the
-budget test (`tests/test_budgets.py`) takes it from the same server built in memory.
+What is measured is what a host puts in the model's context. For the tool list that is
+each tool's name, description and input schema (hosts do not show the model a tool's
+title, annotations or output schema), summed over the tools listed by default; the whole
+`tools/list` result is reported beside it, not budgeted. For a tool call it is the
+JSON-RPC `result` object exactly as a host receives it (`content` and
+`structuredContent` together, since hosts pass both on), serialized compactly in UTF-8.
+The benchmark takes it from a real stdio server; the budget test (`tests/test_budgets.py`)
+takes it from the same server built in memory.
 Both go through `measure_context`, so the numbers and the budgets cannot drift apart.
 """
 
@@ -18,15 +22,22 @@ from typing import Any
 #: The account the budgets are about: the sandbox's largest, whose breach log is full.
 ACCOUNT_KEYS = 500
 
-#: Default renderings, per answer: what an agent pays when it does not ask for more.
+#: The tool list as the model sees it: name + description + input schema, on average per tool.
+MODEL_FACING_PER_TOOL = 500
+#: Tools listed by default (not read-only): the model-facing budget is per tool times this.
+TOOLS_LISTED = 9
+MODEL_FACING = "tools/list model-facing"
+
+#: Default renderings, per answer, at most: what an agent pays when it does not ask for more.
 BUDGETS: dict[str, int] = {
-    "tools/list": 8_000,
+    MODEL_FACING: MODEL_FACING_PER_TOOL * TOOLS_LISTED,
     "list_keys": 6_000,
     "get_key": 16_000,
     "get_limits": 16_000,
     "get_breach_log": 16_000,
 }
-#: The largest answer an agent can ask for explicitly; reported, not budgeted.
+#: The largest answer an agent can ask for explicitly; reported, not budgeted (nor is the
+#: whole `tools/list` result, output schemas and annotations included).
 ASKED_FOR_MORE: dict[str, dict[str, Any]] = {
     "list_keys page_size=100": {"page_size": 100},
     "get_limits limit=500": {"limit": 500},
@@ -48,25 +59,40 @@ class ContextCost:
 
     default: dict[str, int]
     asked_for_more: dict[str, int]
+    tools_listed: int = TOOLS_LISTED
 
     def over_budget(self) -> dict[str, tuple[int, int]]:
         """Answers over their budget, as `{name: (bytes, budget)}`; empty when all fit."""
-        return {n: (b, BUDGETS[n]) for n, b in self.default.items() if b >= BUDGETS[n]}
+        return {n: (b, BUDGETS[n]) for n, b in self.default.items() if b > BUDGETS[n]}
+
+
+def model_facing_bytes(tools_list: Mapping[str, Any]) -> int:
+    """What a host gives the model of a `tools/list` result: each tool's name, description, input schema.
+
+    Name and description as UTF-8 text, the input schema as compact JSON; a tool's title,
+    annotations and output schema are for the host and programs, not the model.
+    """
+    total = 0
+    for tool in tools_list["tools"]:
+        text = tool["name"] + (tool.get("description") or "")
+        total += len(text.encode("utf-8")) + wire_bytes(tool["inputSchema"])
+    return total
 
 
 async def measure_context(list_tools: ToolsList, call_tool: CallTool) -> ContextCost:
     """Measure `tools/list` and every budgeted tool's default answer, then the largest asks."""
-    default = {"tools/list": wire_bytes(await list_tools())}
+    tools = await list_tools()
+    default = {MODEL_FACING: model_facing_bytes(tools)}
     listed = await call_tool("list_keys", {})
     default["list_keys"] = wire_bytes(listed)
     first_key = listed["structuredContent"]["keys"][0]["id"]
     default["get_key"] = wire_bytes(await call_tool("get_key", {"key_id": first_key}))
     default["get_limits"] = wire_bytes(await call_tool("get_limits", {}))
     default["get_breach_log"] = wire_bytes(await call_tool("get_breach_log", {}))
-    more = {}
+    more = {"tools/list whole result": wire_bytes(tools)}
     for label, args in ASKED_FOR_MORE.items():
         more[label] = wire_bytes(await call_tool(label.split()[0], args))
-    return ContextCost(default=default, asked_for_more=more)
+    return ContextCost(default=default, asked_for_more=more, tools_listed=len(tools["tools"]))
 
 
 async def measure_in_memory(server: Any, mode: str = "legacy") -> ContextCost:
@@ -121,6 +147,8 @@ def measure_context_cost(workdir: Path) -> dict[str, Any]:
         "default": wire.default,
         "asked_for_more": wire.asked_for_more,
         "over_budget": {name: list(pair) for name, pair in wire.over_budget().items()},
+        "tools_listed": wire.tools_listed,
+        "model_facing_per_tool": round(wire.default[MODEL_FACING] / wire.tools_listed, 1),
         "in_memory_default": in_memory.default,
         "met": not wire.over_budget(),
     }

@@ -108,13 +108,25 @@ def render(results: dict[str, Any]) -> str:
             budget = ctx["budgets"][name]
             lines.append(
                 _row(
-                    [f"context: {name} (default)", f"{size:,} B", "", "", f"< {budget:,}", _ok(size < budget)]
+                    [
+                        f"context: {name} (default)",
+                        f"{size:,} B",
+                        "",
+                        "",
+                        f"<= {budget:,}",
+                        _ok(size <= budget),
+                    ]
                 )
             )
+        if "model_facing_per_tool" in ctx:
+            per_tool, listed = ctx["model_facing_per_tool"], ctx["tools_listed"]
+            what = "name + description + input schema"
+            lines.append(f"  (model-facing: {what}, {per_tool} B per tool over {listed} tools)")
         in_memory = ", ".join(f"{n} {b:,}" for n, b in ctx["in_memory_default"].items())
         lines.append(f"  (in memory, as tests/test_budgets.py measures: {in_memory})")
         for name, size in ctx["asked_for_more"].items():
-            lines.append(_row([f"context: {name}", f"{size:,} B", "", "asked for more", "-", ""]))
+            note = "not shown to the model" if name.startswith("tools/list") else "asked for more"
+            lines.append(_row([f"context: {name}", f"{size:,} B", "", note, "-", ""]))
     if mem := results.get("memory"):
         o, b = mem["ours_bytes"], mem["baseline_bytes"]
         lines.append(

@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import shlex
 import signal
 import socket
 import sys
@@ -106,7 +107,11 @@ def _load(state_file: str | None, key_count: int | None) -> SandboxState:
 
 
 def _summary(base_url: str, state: SandboxState, host: str, state_file: str | None) -> str:
+    from venice_keys_mcp.serve import command_hint
+
     demo = state.demo
+    # The running installation's absolute path: a venv's script is not on PATH in another shell.
+    server = shlex.join(command_hint())
     lines = [
         "Venice API keys sandbox: a local emulator of Venice's /api_keys endpoints, with demo data.",
         f"  base URL      {base_url}",
@@ -114,7 +119,7 @@ def _summary(base_url: str, state: SandboxState, host: str, state_file: str | No
         f"  state         {state_file or 'in memory (lost on exit)'}",
         "",
         "Point the MCP server at it:",
-        f"  VENICE_BASE_URL={base_url} VENICE_ADMIN_KEY={demo.admin_key} venice-keys-mcp",
+        f"  VENICE_BASE_URL={base_url} VENICE_ADMIN_KEY={demo.admin_key} {server}",
         "Try it:",
         f'  curl -s -H "Authorization: Bearer {demo.admin_key}" {base_url}/api_keys',
         "Test controls under /_sandbox: faults (GET/POST/DELETE), clock, limits, windows, health.",

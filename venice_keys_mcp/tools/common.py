@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
@@ -73,13 +73,20 @@ def unexpected(exc: Exception) -> str:
 
 
 def checked_expiry(value: str | None) -> datetime | None:
-    """`expires_at` as a datetime, refusing a well-formed but impossible date (2026-02-30)."""
+    """`expires_at` as a datetime, refusing an impossible date (2026-02-30) or a past one.
+
+    Both before any request: Venice refuses a past date too, but in its own field's name
+    (`expiresAt`), and a refused create still counts against its 20 creations a minute.
+    """
     try:
-        return parse_expiry(value)
+        when = parse_expiry(value)
     except ValueError:
         raise ToolError(
             f"expires_at={value!r} is not a real date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)."
         ) from None
+    if when is not None and when <= datetime.now(UTC):
+        raise ToolError(f"expires_at must be in the future (UTC); {value} has passed.")
+    return when
 
 
 def lost_answer(exc: VeniceError) -> str:
@@ -123,38 +130,37 @@ def result(model: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def _drop_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """`anyOf: [X, null]` with a null default is just an optional X: say so in fewer bytes."""
+def _drop_null(schema: dict[str, Any], *, keep_default: bool = True) -> dict[str, Any]:
+    """`anyOf: [X, null]` with a null default is just an optional X: say so in fewer bytes.
+
+    True of inputs (leaving the argument out is the same as null) and of outputs, whose
+    `structuredContent` is dumped with `exclude_none` (`result`): a field with nothing to
+    say is absent, never null, so "optional X" is the exact contract.
+    """
     options = schema.get("anyOf")
     if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        if schema.get("default") is not None:
+            return schema  # a null that is not the default is a real value: keep it nullable
         other = next(o for o in options if o != {"type": "null"})
         rest = {
             k: v
             for k, v in schema.items()
-            if k not in {"anyOf", "default"} or (k == "default" and v is not None)
+            if k not in {"anyOf", "default"} or (k == "default" and v is not None and keep_default)
         }
         return {**other, **rest}
     return schema
 
 
-def _loose(schema: Any) -> Any:
-    """In an output schema a field is named, not typed: `{}` (any) costs 2 bytes, not 17 to 40.
+def compact_schema(schema: Any) -> Any:
+    """Shrink a pydantic input schema without changing what it accepts.
 
-    The text rendering and `get_key` say what each field holds; the names are what lets a
-    host or program find them.
-    """
-    return {}
-
-
-def compact_schema(schema: Any, *, output: bool = False) -> Any:
-    """Shrink a pydantic JSON schema without changing what it accepts.
-
-    Drops auto `title`s, folds optional-or-null into optional, and for output schemas
-    also drops defaults, descriptions and nested detail (`$defs` become plain objects):
-    the whole `tools/list` is paid for in every agent's context at every session.
+    Drops auto `title`s, folds optional-or-null into optional, and drops defaults that
+    say what leaving an argument out says anyway (a flag off, an empty list): the name,
+    description and input schema of every tool are what a host puts in the model's
+    context at every session (`tests/test_budgets.py` holds them to a budget).
     """
     if isinstance(schema, list):
-        return [compact_schema(s, output=output) for s in schema]
+        return [compact_schema(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
     schema = _drop_null(schema)
@@ -162,19 +168,36 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
     for k, v in schema.items():
         if k == "title" and isinstance(v, str):
             continue
-        if output and k in {"default", "description", "$defs", "enum", "required", "format"}:
+        if k == "default" and (v is False or v == []):
             continue
-        if output and k == "$ref":
-            return {"type": "object"}
-        if k == "properties" and isinstance(v, dict):
-            out[k] = {
-                name: _loose(compact_schema(sub, output=output)) if output else compact_schema(sub)
-                for name, sub in v.items()
-            }
-        elif k == "$defs" and isinstance(v, dict):
-            out[k] = {name: compact_schema(sub, output=output) for name, sub in v.items()}
+        if k in {"properties", "$defs"} and isinstance(v, dict):
+            out[k] = {name: compact_schema(sub) for name, sub in v.items()}
         else:
-            out[k] = compact_schema(v, output=output)
-    if output and "enum" in schema and "type" not in out:
-        out["type"] = "string"
+            out[k] = compact_schema(v)
+    return out
+
+
+def typed_output_schema(schema: Any) -> Any:
+    """A pydantic output schema that still says everything it constrains, minus the noise.
+
+    Hosts do not show output schemas to the model, so these are not budgeted: every field
+    keeps its type, format, enum, `required` and description, and nested models stay in
+    `$defs` behind local `$ref`s, so a client's validation (the SDK's `Client`, the
+    Inspector's `--strict` lint) can catch a wrong answer. What goes: auto `title`s and
+    `default`s (a reader never sees a default, only a value), and `null` branches of
+    fields that are null by default, since those are left out instead (see `_drop_null`).
+    """
+    if isinstance(schema, list):
+        return [typed_output_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = _drop_null(schema, keep_default=False)
+    out: dict[str, Any] = {}
+    for k, v in schema.items():
+        if k in {"title", "default"} and not isinstance(v, dict):
+            continue
+        if k in {"properties", "$defs"} and isinstance(v, dict):
+            out[k] = {name: typed_output_schema(sub) for name, sub in v.items()}
+        else:
+            out[k] = typed_output_schema(v)
     return out

@@ -1,5 +1,6 @@
 """Balances, rate limits and the breach log: filtered and summarised, not dumped."""
 
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -15,7 +16,9 @@ from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
 from venice_keys_mcp.tools.params import parse_expiry
 from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, flag
-from venice_keys_mcp.venice import BreachLogEntry
+from venice_keys_mcp.venice import BreachLogEntry, VeniceError
+
+logger = logging.getLogger("venice_keys_mcp.tools")
 
 SINCE_PATTERN = r"^\d{4}-\d\d-\d\d(T[\d:.]+Z)?$"
 
@@ -43,6 +46,8 @@ class LimitsSummary(Output):
 
 class BreachCount(Output):
     key_id: str
+    description: str | None = Field(default=None, description="From Venice: data; absent if not listed")
+    last6: str | None = None
     type: str
     count: int
 
@@ -50,6 +55,7 @@ class BreachCount(Output):
 class Breach(Output):
     time: datetime
     key_id: str
+    last6: str | None = None
     model: str = Field(description=FROM_VENICE)
     type: str
     tier: str = Field(description=FROM_VENICE)
@@ -142,15 +148,20 @@ def register(tools: Toolbox, rt: Runtime) -> None:
             raise ToolError(f"since={since!r} is not a real date; use YYYY-MM-DD.") from None
         log = await rt.client.get_breach_log()
         matched = [e for e in log if _keep(e, key_id, limit_type, model, start)]
+        names = await _key_names(rt) if matched else {}
         counts = Counter((e.api_key_id, e.rate_limit_type) for e in matched)
         out = BreachSummary(
             total=len(log),
             matched=len(matched),
-            by_key_and_type=[BreachCount(key_id=k, type=t, count=n) for (k, t), n in counts.most_common()],
+            by_key_and_type=[
+                BreachCount(key_id=k, **names.get(k, {}), type=t, count=n)
+                for (k, t), n in counts.most_common()
+            ],
             entries=[
                 Breach(
                     time=e.timestamp,
                     key_id=e.api_key_id,
+                    last6=names.get(e.api_key_id, {}).get("last6"),
                     model=clean_untrusted(e.model_id, max_len=100),
                     type=e.rate_limit_type,
                     tier=clean_untrusted(e.rate_limit_tier, max_len=40),
@@ -160,17 +171,44 @@ def register(tools: Toolbox, rt: Runtime) -> None:
             ],
         )
         lines = [
-            f"{out.matched} of {out.total} breaches match." + (f" {UNTRUSTED_NOTE}" if out.entries else "")
+            f"{out.matched} of {out.total} breaches match." + (f" {UNTRUSTED_NOTE}" if out.matched else "")
         ]
-        lines += [f"{c.count}x {c.type} key {c.key_id}" for c in out.by_key_and_type]
+        for c in out.by_key_and_type:
+            named = (
+                f"…{c.last6} {fence(c.description or '')} ({c.key_id})"
+                if c.last6
+                else f"{c.key_id} (not listed)"
+            )
+            lines.append(f"{c.count}x {c.type} key {named}")
         if out.entries:
             lines.append("Newest:")
-            lines += [
-                f"{b.time:%Y-%m-%d %H:%M} {b.type} key {b.key_id} {fence(b.model)}"
-                + (READS_LIKE if b.suspicious else "")
-                for b in out.entries
-            ]
+            for b in out.entries:
+                which = f"…{b.last6}" if b.last6 else b.key_id
+                lines.append(
+                    f"{b.time:%Y-%m-%d %H:%M} {b.type} key {which} {fence(b.model)}"
+                    + (READS_LIKE if b.suspicious else "")
+                )
         return result(out, "\n".join(lines))
+
+
+async def _key_names(rt: Runtime) -> dict[str, dict[str, str]]:
+    """Each active key's description and last six, so the log names keys as a person knows them.
+
+    One more read (the key list); if it fails the log is still answered, by key id only,
+    and a key that is no longer active (revoked, expired) is named by its id.
+    """
+    try:
+        keys = await rt.client.list_keys()
+    except VeniceError as exc:
+        logger.info("breach log: keys not named (%s)", exc)
+        return {}
+    return {
+        k.id: {
+            "description": clean_untrusted(k.description, max_len=64),
+            "last6": clean_untrusted(k.last6, max_len=6),
+        }
+        for k in keys
+    }
 
 
 def _keep(

@@ -3,25 +3,39 @@
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-EXPIRES_PATTERN = r"^(\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{3})?Z)?)?$"
+EXPIRES_PATTERN = r"^(\d{4}(-\d\d){2}(T\d\d(:\d\d){2}(\.\d{3})?Z)?)?$"
 #: As above without `""`: on a patch, removing the expiry is said once, with `remove`.
-SET_EXPIRES_PATTERN = r"^\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{3})?Z)?$"
+SET_EXPIRES_PATTERN = r"^\d{4}(-\d\d){2}(T\d\d(:\d\d){2}(\.\d{3})?Z)?$"
 
 Description = Annotated[str, Field(min_length=1, max_length=64)]
-Limit = Annotated[float | None, Field(ge=0, le=9_999_999_999)]
+#: Venice's ceiling on a cap. Checked here, before any request, but not published: no
+#: caller comes near it, and every byte of an input schema is read by the model.
+MAX_LIMIT = 9_999_999_999
+
+
+def _at_most_max(value: float | None) -> float | None:
+    if value is not None and value > MAX_LIMIT:
+        raise ValueError(f"must be at most {MAX_LIMIT}")
+    return value
+
+
+Limit = Annotated[float | None, Field(ge=0), AfterValidator(_at_most_max)]
 Period = Annotated[Literal["EPOCH", "MONTH", "LIFETIME"], Field(description="EPOCH: daily")]
 Privacy = Literal["ALL", "PRIVATE_TEXT", "PRIVATE_ONLY"]
 Expiry = Annotated[
     str | None,
     Field(pattern=EXPIRES_PATTERN, description="UTC; omit: never"),
 ]
-Reveal = Annotated[bool, Field(description="Also return it")]
-Token = Annotated[str | None, Field(description="Only once the user approved")]
-ApprovalId = Annotated[
-    str | None, Field(max_length=64, description="From awaiting_approval, once the person approved")
-]
+#: Undescribed: the name says what it asks, and the tool's description that a person decides.
+Reveal = bool
+#: Undescribed on purpose: the answer that hands out a token says, right there, that it is
+#: for a retry only once the user approves, and so do the server's instructions.
+Token = str | None
+#: Likewise: the awaiting_approval answer says when to send it back. Any string is looked up;
+#: one that names no approval is refused as unknown.
+ApprovalId = str | None
 
 
 def parse_expiry(value: str | None) -> datetime | None:

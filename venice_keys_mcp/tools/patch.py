@@ -237,11 +237,11 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions
         limit_period: Period | None = None,
         model_privacy: Privacy | None = None,
         expires_at: Annotated[str | None, Field(pattern=SET_EXPIRES_PATTERN)] = None,
-        remove: Annotated[list[Removable], Field(max_length=3, description="Caps or expiry to clear")] = [],  # noqa: B006
+        remove: Annotated[list[Removable], Field(max_length=3)] = [],  # noqa: B006
         approval_id: ApprovalId = None,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, PatchResult]:
-        """Change a key; omitted fields stay. Widening caps, expiry or privacy needs the person's approval."""
+        """Change a key; omitted fields stay. A change that widens it needs the person's approval."""
         args: dict[str, Any] = dict(
             key_id=key_id,
             description=description,

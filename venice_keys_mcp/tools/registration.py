@@ -5,9 +5,9 @@ deriving the nine tools' JSON schemas from their signatures is most of what our 
 costs (pydantic builds a validator and a schema per argument model and per output model;
 about 60 ms, more than everything else of ours together). The schemas cannot change
 between releases, so `scripts/sync_tool_schemas.py --write` derives them once, the SDK's
-way (`Tool.from_function`, then `compact_schema`), into `published.py`, with a hash of
-the source they were derived from. At start-up a tool is built from that file and its
-argument model is left to build on first call (`defer_build`).
+way (`Tool.from_function`, then `compact_schema` and `typed_output_schema`), into
+`published.py`, with a hash of the source they were derived from. At start-up a tool is
+built from that file and its argument model is left to build on first call (`defer_build`).
 
 If the source changed since (a checkout being edited; hashing it costs about 2 ms), or
 building from the file fails at all, every tool is derived as before: a stale file costs
@@ -40,7 +40,8 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
-from venice_keys_mcp.tools.common import compact_schema
+from venice_keys_mcp.tools.arg_errors import ArgumentCheckedTool
+from venice_keys_mcp.tools.common import compact_schema, typed_output_schema
 
 log = logging.getLogger("venice_keys_mcp")
 
@@ -120,12 +121,13 @@ class Toolbox:
 
 def derived_tool(spec: ToolSpec) -> Tool:
     """The SDK's own registration, schemas compacted: the source of truth for `published.py`."""
-    tool = Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations, meta=spec.meta)
+    sdk = Tool.from_function(spec.fn, title=spec.title, annotations=spec.annotations, meta=spec.meta)
+    tool = ArgumentCheckedTool(**{name: getattr(sdk, name) for name in Tool.model_fields})
     tool.description = inspect.cleandoc(tool.description)
     tool.parameters = compact_schema(tool.parameters)
     meta = tool.fn_metadata
     if meta.output_schema is not None:
-        meta.output_schema = compact_schema(meta.output_schema, output=True)
+        meta.output_schema = typed_output_schema(meta.output_schema)
     meta.output_model = None  # see the module docstring
     return tool
 
@@ -138,7 +140,7 @@ def prebuilt_tool(spec: ToolSpec, parameters: dict[str, Any], output_schema: dic
     skip = {*resolved, *([context_kwarg] if context_kwarg else [])}
     arg_model = argument_model(fn, skip)
     names = {field.alias or name for name, field in arg_model.model_fields.items()}
-    return Tool(
+    return ArgumentCheckedTool(
         fn=fn,
         name=spec.name,
         title=spec.title,

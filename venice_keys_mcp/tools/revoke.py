@@ -74,7 +74,7 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions
         approval_id: ApprovalId = None,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, WriteResult]:
-        """Revoke a key at once, after the person approves it (a form, the approval card or the terminal)."""
+        """Revoke a key at once, once the person approves."""
         args = {"key_id": key_id}
         key = await _current(rt, key_id, args)
         if isinstance(key, CallToolResult):

@@ -214,7 +214,7 @@ def error_detail(payload: Any, body: bytes, content_type: str | None, secrets: t
     elif payload is None and (content_type or "").lower().startswith("text/plain"):
         message = body[:_MAX_DETAIL].decode("utf-8", "replace")
     text = message.strip().rstrip(".")
-    if extra:
+    if extra and extra.casefold() not in text.casefold():  # Venice often repeats its details in the message
         text = f"{text} ({extra})" if text else extra
     return clean(redact_upstream(text, *secrets))
 
