@@ -53,7 +53,7 @@ def test_the_banner_shows_the_base_url_without_userinfo_or_query(tmp_path: Path,
     env = server_env(tmp_path, VENICE_BASE_URL=hostile_base_url(url_canaries, port), VENICE_ADMIN_KEY=admin)
     done = run_cli(env=env)  # stdio: prints the banner, then stdin closes and it stops
     assert done.returncode == 0, done.stderr
-    assert f"against http://127.0.0.1:{port}/api/v1." in done.stderr
+    assert f"against http://127.0.0.1:{port}/api/v1" in done.stderr
     assert not shown(done.stdout + done.stderr, {**url_canaries, "admin key": admin}), done.stderr
 
 

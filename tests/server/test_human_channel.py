@@ -480,3 +480,39 @@ async def test_the_forms_speak_to_the_person_not_of_the_code(admin_ok, mode):
         assert "beats" not in words and "reflex" not in words and "model_config" not in words
         for field in schema["properties"].values():
             assert field.get("title") and field.get("description"), schema
+
+
+# -- minting with a wallet: the same channels -----------------------------------------------------
+
+
+async def test_an_admin_mint_waits_for_the_card_and_runs_once_with_its_proofs(admin_ok, mode):
+    from tests.server.test_tools import mint_args
+
+    demo = runtime_of(admin_ok).sandbox.demo
+    before = snapshot(admin_ok)
+    async with card_client(admin_ok, mode) as c:
+        args = await mint_args(c, demo.wallet_private_key, demo.wallet_address, key_type="ADMIN")
+        ask = await c.call_tool("mint_web3_key", args)
+    sc = ask.structured_content
+    assert sc["status"] == "awaiting_approval" and snapshot(admin_ok) == before, text(ask)
+    done = await press(admin_ok, mode, approval_id=sc["approval_id"], decision="approve", nonce=nonce_of(ask))
+    assert done.structured_content["status"] == "approved", text(done)
+    made = set(snapshot(admin_ok)) - set(before)
+    assert len(made) == 1 and runtime_of(admin_ok).sandbox.keys[made.pop()].api_key_type == "ADMIN"
+    assert done.meta[META_KEY]["kind"] == "reveal"  # the card offers the new secret to the person
+    last = [e for e in audit(admin_ok) if e["outcome"] == "created"]
+    assert last[-1]["tool"] == "mint_web3_key" and last[-1]["confirmation"] == "app"
+
+
+async def test_an_admin_mint_approved_at_the_terminal_runs_on_the_agents_next_call(admin_ok, mode):
+    from tests.server.test_tools import mint_args
+
+    demo = runtime_of(admin_ok).sandbox.demo
+    before = snapshot(admin_ok)
+    async with Client(admin_ok, mode=mode) as c:
+        args = await mint_args(c, demo.wallet_private_key, demo.wallet_address, key_type="ADMIN")
+        aid = (await c.call_tool("mint_web3_key", args)).structured_content["approval_id"]
+        approve_at_terminal(admin_ok, aid)
+        done = await c.call_tool("mint_web3_key", {**args, "approval_id": aid})
+    assert done.structured_content["status"] == "created", text(done)
+    assert len(set(snapshot(admin_ok)) - set(before)) == 1

@@ -121,7 +121,7 @@ def register(
         approval_id: ApprovalId = None,
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, CreateResult]:
-        """Create a key; its secret goes to a 0600 file. ADMIN keys and reveal_secret need the person's yes."""
+        """Create a key; its secret goes to a 0600 file. ADMIN keys, reveal_secret: the person's yes."""
         args: dict[str, Any] = dict(
             description=description,
             key_type=key_type,

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'aac113bd1c6e609dd666782d4992cdb3cbef8c7f42b9ef9d5708b48a552d0eec'
+SOURCE_HASH = '1f4b090a3e632fe80dad2b48537b98cc2b1de459658496e4d9a9c68fa226f950'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
