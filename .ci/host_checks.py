@@ -175,6 +175,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
+def http_state_env(scratch: Path) -> dict[str, str]:
+    """The files the HTTP server and `venice-keys-mcp approve` share: one state folder, one audit log."""
+    return {
+        "VENICE_KEYS_AUDIT_LOG": str(scratch / "http-audit.jsonl"),
+        "VENICE_KEYS_STATE_DIR": str(scratch / "http-state"),
+        "XDG_STATE_HOME": str(scratch / "http-xdg-state"),
+    }
+
+
 def http_server(server: str, scratch: Path) -> Iterator[tuple[str, str]]:
     """`venice-keys-mcp --sandbox --transport http` on a free loopback port, stopped afterwards.
 
@@ -185,8 +194,7 @@ def http_server(server: str, scratch: Path) -> Iterator[tuple[str, str]]:
     env = {
         **{k: v for k, v in os.environ.items() if k != "VENICE_KEYS_HTTP_TOKEN"},
         "VENICE_KEYS_SECRETS_DIR": str(scratch / "http-secrets"),
-        "VENICE_KEYS_AUDIT_LOG": str(scratch / "http-audit.jsonl"),
-        "XDG_STATE_HOME": str(scratch / "http-state"),
+        **http_state_env(scratch),
     }
     log = (scratch / "http-server.log").open("wb")
     proc = subprocess.Popen(
@@ -204,7 +212,7 @@ def http_server(server: str, scratch: Path) -> Iterator[tuple[str, str]]:
                 break
             expect(time.monotonic() < deadline, "the HTTP server did not listen within 30 s")
             time.sleep(0.2)
-        token = (scratch / "http-state" / "venice-keys-mcp" / "sandbox-http-token").read_text().strip()
+        token = (scratch / "http-state" / "sandbox-http-token").read_text().strip()
         yield f"http://127.0.0.1:{port}/mcp", token
     finally:
         proc.terminate()
@@ -217,7 +225,12 @@ def http_server(server: str, scratch: Path) -> Iterator[tuple[str, str]]:
 
 
 def check_http_confirmation(inspector: Inspector, server: str, scratch: Path) -> None:
-    """Over HTTP, a client that cannot show forms revokes only with the token, and only once."""
+    """Over HTTP, a client with neither forms nor Apps gets the terminal channel.
+
+    The revoke waits for a person; the same call with the approval_id alone changes nothing;
+    `venice-keys-mcp approve`, run on a pseudo-terminal as a person would, approves it; the
+    agent's next call carries it out once, and a replay is refused.
+    """
     with http_server(server, scratch) as (url, http_token):
         target = [url]
         code, _, _ = inspector.run(target, "-q", "--method", "tools/list", stdio=False)
@@ -227,22 +240,26 @@ def check_http_confirmation(inspector: Inspector, server: str, scratch: Path) ->
         found = inspector.call(target, "list_keys", {"search": "CI deploy bot"}, stdio=False)
         keys = found["structuredContent"]["keys"]
         expect(len(keys) == 1, f"expected the seeded 'CI deploy bot' key, got {keys}")
-        key_id = keys[0]["id"]
+        key_id, last6 = keys[0]["id"], keys[0]["last6"]
 
         first = inspector.call(target, "revoke_key", {"key_id": key_id}, stdio=False)["structuredContent"]
         expect(
-            first.get("status") == "confirmation_required" and first.get("confirmation_token"),
-            f"a revoke without a form did not ask for confirmation: {first}",
+            first.get("status") == "awaiting_approval" and first.get("approval_id"),
+            f"a revoke without a form did not wait for the person: {first}",
         )
+        approval = {"key_id": key_id, "approval_id": first["approval_id"]}
+        early = inspector.call(target, "revoke_key", approval, stdio=False)["structuredContent"]
         still = inspector.call(target, "get_key", {"key_id": key_id}, stdio=False)["structuredContent"]
-        expect(still.get("id") == key_id, f"the key changed before anyone confirmed: {still}")
-        ok("HTTP: revoke_key without a form returns a confirmation token and revokes nothing")
-
-        token = first["confirmation_token"]
-        done = inspector.call(
-            target, "revoke_key", {"key_id": key_id, "confirmation_token": token}, stdio=False
+        expect(
+            early.get("status") == "awaiting_approval" and still.get("id") == key_id,
+            f"the approval_id alone changed something: {early} / {still}",
         )
-        expect(done["structuredContent"].get("status") == "revoked", f"the confirmed revoke failed: {done}")
+        ok("HTTP: revoke_key without a form waits for the person; the approval_id alone revokes nothing")
+
+        screen = approve_on_a_terminal(server, scratch, last6)
+        expect("Approved" in screen, f"venice-keys-mcp approve did not approve:\n{screen}")
+        done = inspector.call(target, "revoke_key", approval, stdio=False)
+        expect(done["structuredContent"].get("status") == "revoked", f"the approved revoke failed: {done}")
         after = inspector.call(target, "list_keys", {"search": "CI deploy bot"}, stdio=False)
         expect(after["structuredContent"]["keys"] == [], "the revoked key is still listed")
         _, again, _ = inspector.run(
@@ -253,15 +270,15 @@ def check_http_confirmation(inspector: Inspector, server: str, scratch: Path) ->
             "--tool-name",
             "revoke_key",
             "--tool-args-json",
-            json.dumps({"key_id": key_id, "confirmation_token": token}),
+            json.dumps(approval),
             stdio=False,
         )
         replay = (again or {}).get("result") or {}
         expect(
             replay.get("isError") or (replay.get("structuredContent") or {}).get("status") != "revoked",
-            f"a replayed token revoked again: {again}",
+            f"a replayed approval revoked again: {again}",
         )
-        ok("HTTP: the token revokes the key once; replaying it is refused")
+        ok("HTTP: approved at the terminal (a pty), the agent's next call revokes once; a replay is refused")
     verify = subprocess.run(
         [server, "audit", "verify", "--file", str(scratch / "http-audit.jsonl")],
         capture_output=True,
@@ -270,6 +287,49 @@ def check_http_confirmation(inspector: Inspector, server: str, scratch: Path) ->
     )
     expect(verify.returncode == 0, f"audit verify failed after the revoke: {verify.stdout}{verify.stderr}")
     ok(f"audit verify: {verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else 'chain intact'}")
+
+
+def approve_on_a_terminal(server: str, scratch: Path, typed: str) -> str:
+    """Run `venice-keys-mcp approve --sandbox` on a pseudo-terminal and type `typed` at its prompt."""
+    import pty
+    import select
+
+    env = {**os.environ, **http_state_env(scratch)}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [server, "approve", "--sandbox"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    screen = ""
+    try:
+        deadline = time.monotonic() + 30
+        typed_yet = False
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk.decode("utf-8", "replace")
+            if not typed_yet and "to approve" in screen:
+                os.write(master, typed.encode() + b"\r")
+                typed_yet = True
+            if proc.poll() is not None and not ready:
+                break
+        proc.wait(10)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return screen
 
 
 def check_bundle(inspector: Inspector, bundle: Path, uv: str, scratch: Path) -> None:

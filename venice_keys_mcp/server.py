@@ -23,7 +23,7 @@ from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import Settings
-from venice_keys_mcp.tools import approval, create, keys, limits, patch, revoke, web3
+from venice_keys_mcp.tools import approval, create, keys, limits, patch, revoke, rotate, web3
 from venice_keys_mcp.tools.approval import CARD_URI, Actions, AppOnlyTools, card_html
 from venice_keys_mcp.tools.creation import CreationWindow
 from venice_keys_mcp.tools.registration import Toolbox
@@ -66,6 +66,8 @@ def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
         create.register(tools, rt, confirmer, actions, window)
         patch.register(tools, rt, confirmer, actions)
         revoke.register(tools, rt, confirmer, actions)
+        revoke.register_many(tools, rt, confirmer, actions)
+        rotate.register(tools, rt, confirmer, actions, window)
         web3.register_write(tools, rt, confirmer, actions, window)
         approval.register(tools, rt, confirmer, actions)
     return tools

@@ -23,6 +23,8 @@ ALL_TOOLS = {
     "create_key",
     "patch_key",
     "revoke_key",
+    "revoke_keys",
+    "rotate_key",
     "get_limits",
     "get_breach_log",
     "get_web3_token",
@@ -39,7 +41,7 @@ async def active_ids(server) -> set[str]:
     return {k.id for k in await rt.client.list_keys()}
 
 
-async def test_tools_list_has_exactly_the_nine_tools_with_annotations(server, mode):
+async def test_tools_list_has_exactly_the_default_tools_with_annotations(server, mode):
     async with Client(server, mode=mode) as c:
         tools = (await c.list_tools()).tools
     assert {t.name for t in tools} == ALL_TOOLS
@@ -64,6 +66,8 @@ async def test_tools_list_has_exactly_the_nine_tools_with_annotations(server, mo
         "mint_web3_key": (False, False, False, True),
         "patch_key": (False, True, True, True),  # overwrites caps, expiry, description
         "revoke_key": (False, True, True, True),
+        "revoke_keys": (False, True, True, True),
+        "rotate_key": (False, True, False, True),  # makes a new key each time
     }
     assert "confirmation" not in by["revoke_key"].input_schema["properties"]
 
@@ -75,7 +79,7 @@ async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(
     async with Client(server, mode="legacy") as c:
         listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     size, count = model_facing_bytes(listed), len(listed["tools"])
-    assert count == 9
+    assert count == 11  # the tools a host lists by default (approve_action is app-only)
     assert size <= MODEL_FACING_PER_TOOL * count, f"{size} bytes for {count} tools"
 
 

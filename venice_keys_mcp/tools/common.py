@@ -31,6 +31,10 @@ UPDATE = ToolAnnotations(
 DESTRUCTIVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
 )
+#: A rotation ends the old key (destructive) and makes a new one every time (not idempotent).
+ROTATES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")

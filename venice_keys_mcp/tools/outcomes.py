@@ -19,6 +19,11 @@ from venice_keys_mcp.venice import VeniceError
 
 Status = Literal[
     "awaiting_approval",
+    "rotated",
+    "rotated_partially",
+    "not_rotated",
+    "revoked_all",
+    "revoked_some",
     "created",
     "updated",
     "updated_with_differences",
@@ -106,7 +111,13 @@ def record(
         note_unrecorded(exc, tool=tool, key_id=key_id, outcome=outcome)
 
 
-NOUNS = {"create": "creation", "update": "change", "revoke": "revoke"}
+NOUNS = {
+    "create": "creation",
+    "update": "change",
+    "revoke": "revoke",
+    "rotate": "rotation",
+    "revoke_many": "revoke",
+}
 
 
 def needs_token_text(action: str, preview: Preview, reason: str) -> str:
