@@ -90,6 +90,14 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
         "signature must be a personal_sign signature: 0x and 130 hex digits.",
     ),
     ("mint_web3_key", {"address": WALLET, "signature": SIGNATURE}, "token is required."),
+    ("rotate_key", {"key_id": "KEY", "grace_hours": 1000}, "grace_hours must be at most 720."),
+    ("rotate_key", {"grace_hours": 1}, "key_id is required."),
+    ("revoke_keys", {"key_ids": []}, "key_ids must have at least 1 item."),
+    (
+        "revoke_keys",
+        {"key_ids": ["a b"]},
+        "key_ids[0] must be a key id as list_keys shows it (letters, digits, - and _; at most 64).",
+    ),
 ]
 
 

@@ -29,7 +29,7 @@ from support.server_process import (
     server_env,
 )
 
-from tests.server.test_stdio import ALL_TOOLS, exercise_every_tool
+from tests.server.test_stdio import ALL_TOOLS, exercise_every_tool, type_answers
 
 EVIL_HOST = "evil.example"
 EVIL_ORIGIN = "http://evil.example"
@@ -93,7 +93,7 @@ async def test_http_server_runs_every_tool_with_elicitation(default_server, mode
     answers: dict[str, Any] = {}
 
     async def type_last6(ctx: Any, params: Any) -> ElicitResult:
-        return ElicitResult(action="accept", content={"last6": answers["last6"]})
+        return type_answers(params, answers)
 
     async with (
         httpx2.AsyncClient(headers=server.auth, timeout=httpx2.Timeout(30, read=60)) as http,

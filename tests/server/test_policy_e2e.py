@@ -114,6 +114,8 @@ async def test_read_only_refuses_each_write_tool_by_its_setting_and_audits_it(ma
         "create_key": {"description": "not while read-only"},
         "mint_web3_key": {"address": "0x" + "11" * 20, "signature": "0x" + "22" * 65, "token": "t"},
         "approve_action": {"approval_id": "ap_x", "decision": "approve", "nonce": "n"},
+        "revoke_keys": {"key_ids": [key_id]},
+        "rotate_key": {"key_id": key_id},
     }[tool]
     message = await refused(server, mode, tool, args, "VENICE_KEYS_READ_ONLY", key_id=args.get("key_id"))
     assert "nothing was changed" in message

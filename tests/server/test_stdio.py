@@ -32,11 +32,20 @@ ALL_TOOLS = {
     "create_key",
     "patch_key",
     "revoke_key",
+    "revoke_keys",
+    "rotate_key",
     "get_limits",
     "get_breach_log",
     "get_web3_token",
     "mint_web3_key",
 }
+
+
+def type_answers(params: Any, answers: dict[str, Any]) -> ElicitResult:
+    """The person's answer to whichever form is shown: the count for a batch, else the last six."""
+    if "count" in (params.requested_schema or {}).get("properties", {}):
+        return ElicitResult(action="accept", content={"count": answers["count"]})
+    return ElicitResult(action="accept", content={"last6": answers["last6"]})
 
 
 def sign(token: str, private_key: str) -> str:
@@ -45,9 +54,9 @@ def sign(token: str, private_key: str) -> str:
 
 
 async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """Call all nine tools as an admin would; assert each result; return what later checks need.
+    """Call every tool as an admin would; assert each result; return what later checks need.
 
-    `answers` is what the elicitation callback types into the revoke form.
+    `answers` is what the elicitation callback types into the forms (see `type_answers`).
     """
     assert {t.name for t in (await c.list_tools()).tools} == ALL_TOOLS
 
@@ -72,6 +81,13 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     assert patched.structured_content["status"] == "updated", patched.content
 
     answers["last6"] = new["last6"]
+    rotated = await c.call_tool("rotate_key", {"key_id": new["id"], "grace_hours": 1})
+    assert rotated.structured_content["status"] == "rotated", rotated.content
+    successor = rotated.structured_content["new"]["id"]
+    answers["count"] = "1"
+    batch = await c.call_tool("revoke_keys", {"key_ids": [successor]})
+    assert batch.structured_content["status"] == "revoked_all", batch.content
+
     revoked = await c.call_tool("revoke_key", {"key_id": new["id"]})
     assert revoked.structured_content["status"] == "revoked", revoked.content
     after = (await c.call_tool("list_keys", {"search": new["last6"]})).structured_content
@@ -101,7 +117,7 @@ async def test_stdio_server_runs_every_tool_and_keeps_stdout_for_protocol(mode, 
 
     async def type_last6(ctx: Any, params: Any) -> ElicitResult:
         forms.append(params.message)
-        return ElicitResult(action="accept", content={"last6": answers["last6"]})
+        return type_answers(params, answers)
 
     stderr_path = tmp_path / "stderr.log"
     with stderr_path.open("wb") as errlog, caplog.at_level(logging.WARNING, logger="mcp"):
@@ -109,7 +125,8 @@ async def test_stdio_server_runs_every_tool_and_keeps_stdout_for_protocol(mode, 
         async with Client(transport, mode=mode, elicitation_callback=type_last6) as c:
             done = await exercise_every_tool(c, answers, tmp_path)
 
-    assert len(forms) == 1 and done["created"]["last6"] in forms[0]  # the human was asked, about that key
+    # The person was asked three times, each about that key: the rotation, the batch, the revoke.
+    assert len(forms) == 3 and all(done["created"]["last6"] in f or "1 keys" in f for f in forms), forms
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     outcomes = {(e["tool"], e["outcome"]) for e in audit}
     assert {("create_key", "created"), ("revoke_key", "revoked"), ("mint_web3_key", "created")} <= outcomes

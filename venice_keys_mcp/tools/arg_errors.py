@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 #: What a pattern-checked argument must look like, in words (the pattern is in the schema).
 FORMATS: dict[str, str] = {
     "key_id": "a key id as list_keys shows it (letters, digits, - and _; at most 64)",
+    "key_ids": "a key id as list_keys shows it (letters, digits, - and _; at most 64)",
     "expires_at": "a UTC date or time: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
     "since": "a UTC date or time: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
     "address": "a wallet address: 0x and 40 hex digits",

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'a19cd039a427001956a686e3d8f4301239c8aeda0cdc89fb3e0a4d3a9b47e04d'
+SOURCE_HASH = '59939ac32c3961fb68342d9fd5ae9a322dfa81cecb7ec349035a2fd7b94740ca'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
