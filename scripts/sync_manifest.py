@@ -30,7 +30,7 @@ MANIFEST = ROOT / "manifest.json"
 PYPROJECT = ROOT / "pyproject.toml"
 
 
-async def _list_tools() -> list[Any]:
+async def _list_tools(toolsets: tuple[str, ...] | None = None) -> list[Any]:
     from mcp import Client
 
     from venice_keys_mcp.server import build_server
@@ -38,7 +38,11 @@ async def _list_tools() -> list[Any]:
 
     with tempfile.TemporaryDirectory(prefix="venice-keys-manifest-") as tmp:
         settings = Settings(
-            sandbox=True, secrets_dir=Path(tmp) / "secrets", audit_log=Path(tmp) / "audit.jsonl"
+            sandbox=True,
+            secrets_dir=Path(tmp) / "secrets",
+            audit_log=Path(tmp) / "audit.jsonl",
+            state_dir=Path(tmp) / "state",
+            **({"toolsets": toolsets} if toolsets else {}),
         )
         server = build_server(settings)
         try:
@@ -49,11 +53,15 @@ async def _list_tools() -> list[Any]:
     return list(tools)
 
 
-def live_tool_objects() -> list[Any]:
-    """Every tool (`mcp_types.Tool`) the full server lists, in order, from an in-memory server."""
+def live_tool_objects(toolsets: tuple[str, ...] | None = None) -> list[Any]:
+    """Every tool (`mcp_types.Tool`) a server lists, in order, from an in-memory server.
+
+    By default the server as installed (the default toolsets: what the bundle offers);
+    `toolsets` picks others, e.g. every one for the README's table.
+    """
     import anyio
 
-    return anyio.run(_list_tools)
+    return anyio.run(_list_tools, toolsets)
 
 
 def live_tools() -> list[dict[str, str]]:

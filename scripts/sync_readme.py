@@ -44,6 +44,8 @@ MEANING: dict[str, str] = {
     "card (MCP Apps), else the terminal (`venice-keys-mcp approve`); `elicit`: forms only, refuse "
     "otherwise; `agent`: forms, else a one-time token the agent relays (weaker: the agent carries the "
     "yes); `off`: never ask (unattended automation only).",
+    "toolsets": "Which groups of tools to offer: `all`, or a comma-separated list of `keys`, `workflows` "
+    "(rotate_key, revoke_keys and the reports), `spend`, `limits`, `web3` (minting with a wallet).",
     "read_only": "`1`: offer only the read-only tools; nothing can be created, changed or revoked.",
     "allow_admin_keys": "`1`: let the agent create ADMIN keys (each one still confirmed by a person).",
     "max_usd": "Highest USD cap the agent may give a key, per the key's own limit period (EPOCH: per "
@@ -71,6 +73,7 @@ DEFAULT_TEXT: dict[str, str] = {
     "no_auth": "off",
     "allowed_hosts": "`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`",
     "allowed_origins": "`http://` + each allowed host",
+    "toolsets": "`keys,workflows,spend,limits` (all but `web3`)",
     "max_usd": "no limit",
     "max_diem": "no limit",
     "max_expiry_days": "no limit",
@@ -141,14 +144,35 @@ def _kind(tool: Any) -> str:
     return "changes keys"
 
 
-def tools_table(tools: list[Any] | None = None) -> str:
-    if tools is None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from sync_manifest import live_tool_objects
+def _names_in(toolset: str) -> list[str]:
+    """The tools one toolset registers (read and write), without starting a server."""
+    import tempfile
 
-        tools = live_tool_objects()
-    rows = ["| Tool | Kind | What the agent is told |", "|---|---|---|"]
-    rows += [f"| `{t.name}` | {_kind(t)} | {t.description} |" for t in tools]
+    from venice_keys_mcp.runtime import build_runtime
+    from venice_keys_mcp.server import collect_tools
+    from venice_keys_mcp.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="venice-keys-readme-") as tmp:
+        where = {"audit_log": Path(tmp) / "a.jsonl", "state_dir": Path(tmp)}
+        settings = Settings(sandbox=True, toolsets=(toolset,), **where)
+        return [spec.name for spec in collect_tools(settings, build_runtime(settings)).specs]
+
+
+def tools_table(tools: list[Any] | None = None) -> str:
+    """Every tool of every toolset, with its toolset (`VENICE_KEYS_TOOLSETS`; the default marked)."""
+    from venice_keys_mcp.settings import DEFAULT_TOOLSETS, TOOLSETS
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sync_manifest import live_tool_objects
+
+    if tools is None:
+        tools = live_tool_objects(TOOLSETS)
+    toolset = {name: ts for ts in reversed(TOOLSETS) for name in _names_in(ts)}
+    rows = ["| Tool | Toolset | Kind | What the agent is told |", "|---|---|---|---|"]
+    for t in tools:
+        ts = toolset.get(t.name, "")
+        shown = f"{ts}" + ("" if ts in DEFAULT_TOOLSETS else " (not default)")
+        rows.append(f"| `{t.name}` | {shown} | {_kind(t)} | {t.description} |")
     return "\n".join(rows)
 
 

@@ -79,6 +79,12 @@ def _serve_flags(p: argparse.ArgumentParser, default: Any) -> None:
     )
     add("--read-only", action="store_true", default=default, help="list only the read-only tools")
     add(
+        "--toolsets",
+        metavar="LIST",
+        default=default,
+        help="tool groups: all, or some of keys,workflows,spend,limits,web3 (default: all but web3)",
+    )
+    add(
         "--log-level",
         choices=LOG_LEVELS,
         type=str.upper,
@@ -190,8 +196,13 @@ def _settings(args: argparse.Namespace) -> Settings | None:
         "read_only",
         "log_level",
     )
+    values = {name: getattr(args, name, None) for name in flags}
     try:
-        return Settings.load(**{name: getattr(args, name, None) for name in flags})
+        if getattr(args, "toolsets", None) is not None:
+            from venice_keys_mcp.settings import parse_toolsets
+
+            values["toolsets"] = parse_toolsets(args.toolsets, "--toolsets")
+        return Settings.load(**values)
     except SettingsError as exc:
         print(f"venice-keys-mcp: {exc}", file=sys.stderr, flush=True)
         return None

@@ -22,7 +22,7 @@ from venice_keys_mcp.runtime import Runtime, build_runtime
 from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
-from venice_keys_mcp.settings import Settings
+from venice_keys_mcp.settings import TOOLSETS, Settings
 from venice_keys_mcp.tools import approval, create, keys, limits, patch, revoke, rotate, web3
 from venice_keys_mcp.tools.approval import CARD_URI, Actions, AppOnlyTools, card_html
 from venice_keys_mcp.tools.creation import CreationWindow
@@ -44,32 +44,40 @@ def write_tools(tools: Toolbox) -> tuple[str, ...]:
 
 
 def tool_names(settings: Settings | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(read tools, write tools) that a server with these settings has, from their annotations."""
-    settings = (settings or Settings(sandbox=True)).model_copy(update={"read_only": False})
+    """(read tools, write tools) that a server with these settings has (default: every toolset)."""
+    settings = (settings or Settings(sandbox=True, toolsets=TOOLSETS)).model_copy(update={"read_only": False})
     every = collect_tools(settings, build_runtime(settings))
     writes = write_tools(every)
     return tuple(s.name for s in every.specs if s.name not in writes), writes
 
 
 def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
-    """Every tool this server lists, in `tools/list` order; read-only mode has no write tools."""
+    """Every tool this server lists, in `tools/list` order: the chosen toolsets; no writes when read-only."""
+    on = set(settings.toolsets)
     tools = Toolbox()
-    keys.register(tools, rt)
-    limits.register(tools, rt)
-    web3.register_read(tools, rt)
+    if "keys" in on:
+        keys.register(tools, rt)
+    if "limits" in on:
+        limits.register(tools, rt)
+    if "web3" in on:
+        web3.register_read(tools, rt)
     if not settings.read_only:
         confirmer = Confirmer(
             settings.confirm, rt.tokens, rt.scrubber, rt.approvals, ttl_seconds=settings.approval_ttl
         )
         actions = Actions()  # what each gated tool runs once approved in the card
         window = CreationWindow()  # one for create_key and mint_web3_key: Venice counts both
-        create.register(tools, rt, confirmer, actions, window)
-        patch.register(tools, rt, confirmer, actions)
-        revoke.register(tools, rt, confirmer, actions)
-        revoke.register_many(tools, rt, confirmer, actions)
-        rotate.register(tools, rt, confirmer, actions, window)
-        web3.register_write(tools, rt, confirmer, actions, window)
-        approval.register(tools, rt, confirmer, actions)
+        if "keys" in on:
+            create.register(tools, rt, confirmer, actions, window)
+            patch.register(tools, rt, confirmer, actions)
+            revoke.register(tools, rt, confirmer, actions)
+        if "workflows" in on:
+            revoke.register_many(tools, rt, confirmer, actions)
+            rotate.register(tools, rt, confirmer, actions, window)
+        if "web3" in on:
+            web3.register_write(tools, rt, confirmer, actions, window)
+        if any(spec.meta for spec in tools.specs):  # a gated tool exists: the card's buttons too
+            approval.register(tools, rt, confirmer, actions)
     return tools
 
 

@@ -28,6 +28,11 @@ TOKEN_HINT = 'generate one with: python -c "import secrets; print(secrets.token_
 MAX_CAP = 9_999_999_999
 
 ConfirmMode = Literal["auto", "elicit", "agent", "off"]
+Toolset = Literal["keys", "workflows", "spend", "limits", "web3"]
+#: Groups of tools, as github-mcp-server has: `VENICE_KEYS_TOOLSETS` picks them ("all": every one).
+TOOLSETS: tuple[Toolset, ...] = ("keys", "workflows", "spend", "limits", "web3")
+#: What a key admin uses daily; minting with a wallet is the exception, asked for by name.
+DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("keys", "workflows", "spend", "limits")
 Transport = Literal["stdio", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -38,6 +43,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "sandbox": ("VENICE_KEYS_SANDBOX",),
     "confirm": ("VENICE_KEYS_CONFIRM",),
     "read_only": ("VENICE_KEYS_READ_ONLY",),
+    "toolsets": ("VENICE_KEYS_TOOLSETS",),
     "allow_admin_keys": ("VENICE_KEYS_ALLOW_ADMIN_KEYS",),
     "max_usd": ("VENICE_KEYS_MAX_USD",),
     "max_diem": ("VENICE_KEYS_MAX_DIEM",),
@@ -87,6 +93,7 @@ class Settings(BaseModel):
     allowed_origins: tuple[str, ...] = ()
     confirm: ConfirmMode = "auto"
     read_only: bool = False
+    toolsets: tuple[Toolset, ...] = DEFAULT_TOOLSETS
     allow_admin_keys: bool = False
     max_usd: float | None = Field(default=None, ge=0, le=MAX_CAP, allow_inf_nan=False)
     max_diem: float | None = Field(default=None, ge=0, le=MAX_CAP, allow_inf_nan=False)
@@ -265,6 +272,18 @@ def _unfilled(raw: str) -> bool:
     return value.startswith("${user_config.") and value.endswith("}")
 
 
+def parse_toolsets(raw: str, name: str = "VENICE_KEYS_TOOLSETS") -> tuple[str, ...]:
+    """A comma-separated list of toolsets, or "all"; each name checked, the order kept, repeats dropped."""
+    names = [p.strip().lower() for p in raw.split(",") if p.strip()]
+    if names == ["all"]:
+        return TOOLSETS
+    unknown = [n for n in names if n not in TOOLSETS]
+    if unknown or not names:
+        what = f"{shown_entry(unknown[0], 1)} is not a toolset" if unknown else "no toolset named"
+        raise SettingsError(f"Invalid {name}: {what}; use all, or some of {', '.join(TOOLSETS)}.")
+    return tuple(dict.fromkeys(names))
+
+
 def _parse(field: str, name: str, raw: str) -> Any:
     if field in _SWITCHES:
         low = raw.lower()
@@ -286,6 +305,8 @@ def _parse(field: str, name: str, raw: str) -> Any:
                     f"Invalid {name}: {shown_entry(entry, number)} is not an origin; use e.g. https://example.org."
                 )
         return entries
+    if field == "toolsets":
+        return parse_toolsets(raw, name)
     if field == "confirm" and raw.lower() not in {"auto", "elicit", "agent", "off"}:
         raise SettingsError(f"Invalid {name}{shown_value(raw)}: use auto, elicit, agent or off.")
     if field in {"confirm", "log_level"}:

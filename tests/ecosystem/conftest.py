@@ -56,10 +56,18 @@ def manifest() -> dict[str, Any]:
     return json.loads(MANIFEST.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-async def live_tools(tmp_path: Path, mode: str = "legacy") -> list[Any]:
-    """`tools/list` of the full server, built in memory on the sandbox with files under tmp_path."""
+async def live_tools(
+    tmp_path: Path, mode: str = "legacy", toolsets: tuple[str, ...] | None = None
+) -> list[Any]:
+    """`tools/list` of the server as installed (default toolsets), built in memory on the sandbox."""
     server = build_server(
-        Settings(sandbox=True, secrets_dir=tmp_path / "secrets", audit_log=tmp_path / "audit.jsonl")
+        Settings(
+            sandbox=True,
+            secrets_dir=tmp_path / "secrets",
+            audit_log=tmp_path / "audit.jsonl",
+            state_dir=tmp_path / "state",
+            **({"toolsets": toolsets} if toolsets else {}),
+        )
     )
     try:
         async with Client(server, mode=mode) as client:

@@ -17,7 +17,7 @@ from mcp_types import ElicitResult
 
 from venice_keys_mcp import cli
 from venice_keys_mcp.server import build_server
-from venice_keys_mcp.settings import ENV_VARS, Settings
+from venice_keys_mcp.settings import ENV_VARS, TOOLSETS, Settings
 
 from .conftest import CI_RUN, SERVER_EXE, clean_env, live_tools, run
 
@@ -32,7 +32,7 @@ def test_every_environment_variable_is_in_the_readme(readme_text):
 
 
 async def test_generated_tables_match_the_code(tmp_path, readme_text, sync_readme):
-    blocks = sync_readme.generated(await live_tools(tmp_path))
+    blocks = sync_readme.generated(await live_tools(tmp_path, toolsets=TOOLSETS))
     assert sync_readme.stale(readme_text, blocks) == [], "run: python scripts/sync_readme.py --write"
 
 

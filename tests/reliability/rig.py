@@ -19,7 +19,7 @@ from mcp_types import ElicitResult
 from venice_keys_mcp.runtime import Runtime, build_runtime
 from venice_keys_mcp.sandbox import SandboxState, asgi_transport, create_app, seeded_state
 from venice_keys_mcp.server import build_server
-from venice_keys_mcp.settings import Settings
+from venice_keys_mcp.settings import TOOLSETS, Settings
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -85,6 +85,7 @@ def build_rig(
         "state_dir": tmp_path / "state",
         # These rigs relay tokens where no form is shown: the operator chose that (agent) flow.
         "confirm": "agent",
+        "toolsets": TOOLSETS,
         "timeout": 2.0,
     }
     values.update(overrides)

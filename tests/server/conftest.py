@@ -14,7 +14,7 @@ from mcp_types import ElicitResult
 from tests.support.eras import ERAS as MODES  # noqa: F401  (the name tests here import)
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.server import build_server
-from venice_keys_mcp.settings import Settings
+from venice_keys_mcp.settings import TOOLSETS, Settings
 
 # `mode` comes from tests/conftest.py: one era, or each era for tests marked `eras`.
 
@@ -29,6 +29,7 @@ def make_server(tmp_path: Path) -> Callable[..., MCPServer]:
             "secrets_dir": tmp_path / "secrets",
             "audit_log": tmp_path / "audit.jsonl",
             "state_dir": tmp_path / "state",
+            "toolsets": TOOLSETS,  # every tool; the default selection is tested where it matters
         }
         values.update(overrides)
         server = build_server(Settings(**values))

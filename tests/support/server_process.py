@@ -47,6 +47,7 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         VENICE_KEYS_AUDIT_LOG=str(tmp_path / "audit.jsonl"),
         # The state folders (pending approvals, the generated HTTP token): never the runner's own.
         VENICE_KEYS_STATE_DIR=str(tmp_path / "state"),
+        VENICE_KEYS_TOOLSETS="all",  # every tool; the default selection is tested where it matters
         XDG_STATE_HOME=str(tmp_path / "xdg-state"),
         PYTHONUNBUFFERED="1",
     )

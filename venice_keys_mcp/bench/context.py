@@ -24,8 +24,9 @@ ACCOUNT_KEYS = 500
 
 #: The tool list as the model sees it: name + description + input schema, on average per tool.
 MODEL_FACING_PER_TOOL = 500
-#: Tools listed by default (not read-only): the model-facing budget is per tool times this.
-TOOLS_LISTED = 11
+#: Tools listed by default (the default toolsets, not read-only): the model-facing budget is
+#: per tool times this. A new tool in a default toolset changes it, and the budget with it.
+TOOLS_LISTED = 9
 MODEL_FACING = "tools/list model-facing"
 
 #: Default renderings, per answer, at most: what an agent pays when it does not ask for more.
@@ -62,8 +63,12 @@ class ContextCost:
     tools_listed: int = TOOLS_LISTED
 
     def over_budget(self) -> dict[str, tuple[int, int]]:
-        """Answers over their budget, as `{name: (bytes, budget)}`; empty when all fit."""
-        return {n: (b, BUDGETS[n]) for n, b in self.default.items() if b > BUDGETS[n]}
+        """Answers over their budget, as `{name: (bytes, budget)}`; empty when all fit.
+
+        The model-facing budget is per tool, over the tools actually listed.
+        """
+        budgets = {**BUDGETS, MODEL_FACING: MODEL_FACING_PER_TOOL * self.tools_listed}
+        return {n: (b, budgets[n]) for n, b in self.default.items() if b > budgets[n]}
 
 
 def model_facing_bytes(tools_list: Mapping[str, Any]) -> int:
