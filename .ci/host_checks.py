@@ -174,7 +174,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.contextmanager
 def http_state_env(scratch: Path) -> dict[str, str]:
     """The files the HTTP server and `venice-keys-mcp approve` share: one state folder, one audit log."""
     return {
@@ -184,6 +183,7 @@ def http_state_env(scratch: Path) -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
 def http_server(server: str, scratch: Path) -> Iterator[tuple[str, str]]:
     """`venice-keys-mcp --sandbox --transport http` on a free loopback port, stopped afterwards.
 
