@@ -139,7 +139,7 @@ def find_groups(keys: list[ApiKey], now: datetime, t: Thresholds) -> dict[GroupN
         idle_since = k.last_used_at or made
         lim = k.consumption_limits
         if looks_like_instructions(k.description):
-            groups["suspicious"].append(Found(k, (0, k.id), "description reads like instructions"))
+            groups["suspicious"].append(Found(k, (-_days(now - made), k.id), f"made {_day(made)}"))
         use = cap_use(k)
         if use is not None and use[0] >= t.near_cap_pct:
             groups["near_cap"].append(Found(k, (-use[0], k.id), use[1]))

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '426b576289d6db6a4d3b0e0e260a5fc9b6c083bd71a0c926b8c38e97dbbd8a59'
+SOURCE_HASH = '0df850c87a0dadb5b1a927d62667dbb4439346fa93cf8a9b6e8b52fe76215f45'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
