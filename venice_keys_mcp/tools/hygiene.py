@@ -202,8 +202,8 @@ def next_steps(groups: dict[GroupName, list[Found]], now: datetime, is_own: IsOw
         )
     if groups["near_cap"]:
         steps.append(
-            "Keys at their cap are refused until the period ends: raise a cap with patch_key(key_id, "
-            "usd_limit=...) only if the spend is expected (the person approves)."
+            "A key that reaches its cap is refused until its period resets (never, for LIFETIME): raise "
+            "a cap with patch_key(key_id, usd_limit=...) only if the spend is expected (the person approves)."
         )
     if groups["expiring"]:
         steps.append(

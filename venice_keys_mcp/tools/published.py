@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '0df850c87a0dadb5b1a927d62667dbb4439346fa93cf8a9b6e8b52fe76215f45'
+SOURCE_HASH = '4b5885eb63ee748a987b830e450c88b071b7db24f98dbe900a6956c7ec0eb852'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
