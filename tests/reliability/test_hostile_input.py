@@ -227,6 +227,7 @@ TOOLS = [
     "get_key",
     "get_limits",
     "get_breach_log",
+    "audit_keys",
     "get_web3_token",
     "create_key",
     "patch_key",

@@ -43,6 +43,8 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
         {"limit_type": "RPS"},
         "limit_type must be RPM, RPD, TPM, FAILED_REQUESTS or UNSUPPORTED_FEATURE_REQUESTS.",
     ),
+    ("audit_keys", {"near_cap_pct": 101}, "near_cap_pct must be at most 100."),
+    ("audit_keys", {"unused_days": 0}, "unused_days must be at least 1."),
     ("create_key", {"description": "d" * 65}, "description must be at most 64 characters long."),
     ("create_key", {"description": ""}, "description must be at least 1 character long."),
     ("create_key", {"description": "ok", "usd_limit": -5}, "usd_limit must be at least 0."),

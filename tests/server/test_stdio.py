@@ -36,6 +36,7 @@ ALL_TOOLS = {
     "rotate_key",
     "get_limits",
     "get_breach_log",
+    "audit_keys",
     "get_web3_token",
     "mint_web3_key",
 }
@@ -97,6 +98,9 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     assert limits["models_total"] >= 1 and limits["access_permitted"] is True
     breaches = (await c.call_tool("get_breach_log", {"limit_type": "RPM"})).structured_content
     assert breaches["total"] >= 1 and all(e["type"] == "RPM" for e in breaches["entries"])
+    review = await c.call_tool("audit_keys", {})
+    counts = {g["name"]: g["count"] for g in review.structured_content["groups"]}
+    assert counts["admin"] >= 1 and "rotate_key" in review.content[0].text  # type: ignore[union-attr]
 
     token = (await c.call_tool("get_web3_token", {})).structured_content["token"]
     address, private_key = STAKED_WALLET

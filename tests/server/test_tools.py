@@ -27,6 +27,7 @@ ALL_TOOLS = {
     "rotate_key",
     "get_limits",
     "get_breach_log",
+    "audit_keys",
     "get_web3_token",
     "mint_web3_key",
 }
@@ -61,6 +62,7 @@ async def test_tools_list_has_exactly_the_default_tools_with_annotations(server,
         "get_key": read,
         "get_limits": read,
         "get_breach_log": read,
+        "audit_keys": read,
         "get_web3_token": (True, False, False, True),  # a new token each call
         "create_key": (False, False, False, True),  # adds a key
         "mint_web3_key": (False, False, False, True),
@@ -79,7 +81,7 @@ async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(
     async with Client(server, mode="legacy") as c:
         listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     size, count = model_facing_bytes(listed), len(listed["tools"])
-    assert count == 11  # the tools a host lists by default (approve_action is app-only)
+    assert count == 12  # every toolset (approve_action is app-only)
     assert size <= MODEL_FACING_PER_TOOL * count, f"{size} bytes for {count} tools"
 
 
