@@ -68,10 +68,19 @@ async def test_example_conversation_replays_against_the_server(readme_text, tmp_
     """The example's calls, in order, with the person typing the last six characters."""
     section = readme_text.split("## An example conversation", 1)[1].split("\n## ", 1)[0]
     calls = [(name, json.loads(args)) for name, args in CALL.findall(section)]
-    assert [name for name, _ in calls] == ["create_key", "list_keys", "list_keys", "revoke_key"]
+    assert [name for name, _ in calls] == [
+        "create_key",
+        "list_keys",
+        "list_keys",
+        "revoke_key",
+        "audit_keys",
+        "list_keys",
+        "rotate_key",
+    ]
 
     audit = tmp_path / "audit.jsonl"
-    server = build_server(Settings(sandbox=True, secrets_dir=tmp_path / "secrets", audit_log=audit))
+    files = {"secrets_dir": tmp_path / "secrets", "audit_log": audit, "state_dir": tmp_path / "state"}
+    server = build_server(Settings(sandbox=True, **files))
     typed: dict[str, str] = {}
 
     async def person(ctx: Any, params: Any) -> ElicitResult:
@@ -93,6 +102,18 @@ async def test_example_conversation_replays_against_the_server(readme_text, tmp_
             revoked = await c.call_tool("revoke_key", {"key_id": found[0]["id"]})
             assert revoked.structured_content["status"] == "revoked"
             assert (await c.call_tool(*calls[2])).structured_content["keys"] == []
+
+            review = await c.call_tool(*calls[4])
+            counts = {g["name"]: g["count"] for g in review.structured_content["groups"]}
+            assert counts and all(name in review.content[0].text for name in ("patch_key", "revoke_key"))
+
+            chat = (await c.call_tool(*calls[5])).structured_content["keys"]
+            assert [k["description"] for k in chat] == ["Chat app - production"]
+            typed["last6"] = chat[0]["last6"]
+            rotated = await c.call_tool("rotate_key", {**calls[6][1], "key_id": chat[0]["id"]})
+            done = rotated.structured_content
+            assert done["status"] == "rotated" and done["new"]["id"] != chat[0]["id"], rotated.content
+            assert done.get("secret") is None and "get_key" in done["check"]
     finally:
         await server.runtime.aclose()  # type: ignore[attr-defined]
 
