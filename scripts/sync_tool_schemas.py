@@ -29,12 +29,18 @@ def expected_text() -> str:
     """What `published.py` must say for the code as it is now."""
     from venice_keys_mcp.runtime import build_runtime
     from venice_keys_mcp.server import collect_tools
-    from venice_keys_mcp.settings import Settings
+    from venice_keys_mcp.settings import TOOLSETS, Settings
     from venice_keys_mcp.tools.registration import source_hash
 
     with tempfile.TemporaryDirectory(prefix="venice-keys-schemas-") as tmp:
         files = Path(tmp)
-        settings = Settings(sandbox=True, secrets_dir=files / "secrets", audit_log=files / "audit.jsonl")
+        settings = Settings(  # every toolset: a server may be started with any of them
+            sandbox=True,
+            secrets_dir=files / "secrets",
+            audit_log=files / "audit.jsonl",
+            state_dir=files / "state",
+            toolsets=TOOLSETS,
+        )
         specs = collect_tools(settings, build_runtime(settings)).specs
     return render(derive(specs), source_hash())
 

@@ -107,7 +107,8 @@ def valid_values(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
     if kind == "boolean":
         return st.booleans()
     if kind == "array":
-        return st.lists(valid_values(prop.get("items", {})), max_size=prop.get("maxItems", 3))
+        least, most = prop.get("minItems", 0), min(prop.get("maxItems", 3), 3)
+        return st.lists(valid_values(prop.get("items", {})), min_size=least, max_size=max(least, most))
     return st.nothing()
 
 
@@ -123,7 +124,11 @@ def bad_values(prop: dict[str, Any]) -> st.SearchStrategy[Any]:
     if kind == "array":
         return st.one_of(
             st.lists(st.one_of(hostile_text, st.integers()), min_size=1, max_size=3),
-            st.lists(valid_values(prop.get("items", {})), min_size=prop.get("maxItems", 3) + 1, max_size=6),
+            st.lists(  # one too many
+                valid_values(prop.get("items", {})),
+                min_size=prop.get("maxItems", 3) + 1,
+                max_size=prop.get("maxItems", 3) + 3,
+            ),
             hostile_text,
             st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
         )
@@ -232,6 +237,8 @@ TOOLS = [
     "create_key",
     "patch_key",
     "revoke_key",
+    "revoke_keys",
+    "rotate_key",
     "mint_web3_key",
 ]
 

@@ -70,7 +70,7 @@ def test_output_schemas_require_exactly_the_fields_every_answer_has(server, name
 
 
 def test_write_results_name_every_status_and_key_types_their_enums():
-    for name in ("create_key", "patch_key", "revoke_key", "mint_web3_key"):
+    for name in ("create_key", "patch_key", "revoke_key", "revoke_keys", "rotate_key", "mint_web3_key"):
         schema = published.SCHEMAS[name][1]
         assert schema is not None
         assert schema["properties"]["status"]["enum"] == list(get_args(Status))

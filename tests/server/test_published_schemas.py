@@ -19,7 +19,7 @@ from mcp.server.mcpserver.utilities.func_metadata import func_metadata
 from tests.support.scripts import load_script
 from venice_keys_mcp.runtime import build_runtime
 from venice_keys_mcp.server import build_server, collect_tools
-from venice_keys_mcp.settings import Settings
+from venice_keys_mcp.settings import TOOLSETS, Settings
 from venice_keys_mcp.tools import published, registration
 from venice_keys_mcp.tools.common import READ_ONLY
 from venice_keys_mcp.tools.registration import derived_tool, prebuilt_tool
@@ -29,7 +29,8 @@ pytestmark = pytest.mark.anyio
 
 def _settings(tmp_path: Path, **extra: Any) -> Settings:
     files = {"secrets_dir": tmp_path / "secrets", "audit_log": tmp_path / "audit.jsonl"}
-    return Settings(sandbox=True, **files, **extra)
+    files["state_dir"] = tmp_path
+    return Settings(sandbox=True, **files, **{"toolsets": TOOLSETS, **extra})
 
 
 def _specs(tmp_path: Path) -> list[registration.ToolSpec]:

@@ -329,6 +329,8 @@ async def stdio_server(
             "XDG_STATE_HOME": str(home / "state"),
             "VENICE_KEYS_SECRETS_DIR": str(tmp_path / "secrets"),
             "VENICE_KEYS_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+            "VENICE_KEYS_STATE_DIR": str(tmp_path / "state"),
+            "VENICE_KEYS_TOOLSETS": "all",
             "PYTHONUNBUFFERED": "1",
             **env,
         },
