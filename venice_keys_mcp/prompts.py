@@ -45,6 +45,7 @@ from pydantic import Field
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import clean_untrusted, fence
 from venice_keys_mcp.safety.secrets import LOOSE_SECRET, SECRET_PATTERN
+from venice_keys_mcp.venice import VeniceError
 from venice_keys_mcp.venice.models import is_key_id
 
 log = logging.getLogger("venice_keys_mcp.prompts")
@@ -209,7 +210,7 @@ def checked_days(value: str | None) -> int:
     if value is None or not value.strip():
         return DEFAULT_UNUSED_DAYS
     text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= 3650:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 3650:
         raise invalid("unused_days must be a whole number of days from 1 to 3650.")
     return int(text)
 
@@ -296,8 +297,6 @@ class KeyCompleter:
         if argument.name not in self.ARGUMENTS:
             return None
         typed = clean_untrusted(argument.value, 64).casefold() if argument.value else ""
-        from venice_keys_mcp.venice import VeniceError
-
         try:
             rows = await self._keys()
         except VeniceError as exc:  # completion is a convenience: say nothing rather than fail the typing

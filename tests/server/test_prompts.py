@@ -142,6 +142,7 @@ async def test_unknown_prompt_missing_or_bad_argument_is_invalid_params_without_
         ),
         (lambda c: c.get_prompt("rotate_key", {"key_id": "k1", "extra": "x"}), "no argument 'extra'"),
         (lambda c: c.get_prompt("weekly_key_review", {"unused_days": "-3"}), "unused_days must be"),
+        (lambda c: c.get_prompt("weekly_key_review", {"unused_days": "\u00b2"}), "unused_days must be"),
         (lambda c: c.get_prompt("key_leaked", {}), "needs key"),
         (lambda c: c.complete(ref("nope"), {"name": "key_id", "value": ""}), "Unknown prompt 'nope'"),
     ]
