@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, MCPError
+from mcp.client.stdio import stdio_client
 from mcp_types import CompletionArgument, PromptReference
+from support.server_process import server_env, stdio_params
 
 from tests.server.conftest import runtime_of
 from venice_keys_mcp.prompts import (
@@ -239,3 +241,27 @@ def test_the_bundle_manifest_says_the_server_makes_its_prompts():
     """Prompt texts follow the tools a server lists (read-only mode, say), so none is declared statically."""
     manifest = json.loads((Path(__file__).resolve().parents[2] / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["prompts_generated"] is True and "prompts" not in manifest
+
+
+@pytest.mark.eras
+async def test_the_server_process_serves_prompts_and_completion_and_logs_no_traceback(mode, tmp_path):
+    """Over stdio, as a host runs it: every prompt, completion and each error; the log stays clean."""
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("wb") as errlog:
+        transport = stdio_client(stdio_params("--sandbox", env=server_env(tmp_path)), errlog=errlog)  # type: ignore[arg-type]
+        async with Client(transport, mode=mode) as c:
+            assert [p.name for p in (await c.list_prompts()).prompts] == NAMES
+            keys = (await c.call_tool("list_keys", {"search": "Nightly batch"})).structured_content["keys"]
+            batch = keys[0]["id"]
+            typed = (await c.complete(ref("rotate_key"), {"name": "key_id", "value": "nightly"})).completion
+            assert typed.values == [batch]
+            assert batch in text_of(await c.get_prompt("rotate_key", {"key_id": batch}))
+            assert "`list_keys`" in text_of(await c.get_prompt("weekly_key_review"))
+            assert "`revoke_key`" in text_of(await c.get_prompt("key_leaked", {"key": "nightly batch"}))
+            for name, args in (("nope", {}), ("rotate_key", {}), ("key_leaked", {"key": "x", "y": "z"})):
+                with pytest.raises(MCPError) as raised:
+                    await c.get_prompt(name, args)
+                assert raised.value.error.code == INVALID_PARAMS
+    stderr = stderr_path.read_text()
+    assert "serving MCP over stdio" in stderr
+    assert "Traceback" not in stderr and " ERROR " not in stderr and "Error rendering" not in stderr
