@@ -27,10 +27,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Annotated, Any
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts import Prompt
+from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
@@ -40,7 +40,6 @@ from mcp_types import (
     PromptReference,
     ResourceTemplateReference,
 )
-from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import clean_untrusted, fence
@@ -229,7 +228,10 @@ class CheckedPrompt(Prompt):
                     + "."
                 )
         for arg in known.values():
-            if arg.required and not str(given.get(arg.name) or "").strip():
+            value = given.get(arg.name)
+            if value is not None and not isinstance(value, str):
+                raise invalid(f"{arg.name} must be text.")
+            if arg.required and not (value or "").strip():
                 raise invalid(f"The prompt {self.name} needs {arg.name}: {arg.description}.")
         return await super().render(given, context)
 
@@ -321,16 +323,21 @@ def _last_six_of_secret(text: str) -> str | None:
 
 
 def register(server: MCPServer, rt: Runtime, tools: Collection[str], *, read_only: bool) -> None:
-    """Add the three prompts, key completion and the unknown-prompt answer to `server`."""
+    """Add the three prompts, key completion and the unknown-prompt answer to `server`.
+
+    The prompts are built directly, not with `Prompt.from_function`: that derives a JSON
+    schema and a pydantic validator per prompt at start-up (tests/test_budgets.py counts
+    them), and every argument here is text the functions check themselves.
+    """
     s = Steps(tools, read_only)
 
-    def rotate_key(key_id: Annotated[str, Field(description=KEY_ID_HELP)]) -> str:
+    def rotate_key(key_id: str) -> str:
         return rotate_text(checked_key_id(key_id), s)
 
-    def weekly_key_review(unused_days: Annotated[str | None, Field(description=UNUSED_HELP)] = None) -> str:
+    def weekly_key_review(unused_days: str | None = None) -> str:
         return review_text(checked_days(unused_days), s)
 
-    def key_leaked(key: Annotated[str, Field(description=KEY_HELP)]) -> str:
+    def key_leaked(key: str) -> str:
         if rt.scrubber.contains_secret(key) or _last_six_of_secret(key):
             last6 = _last_six_of_secret(key)
             if last6 is None:
@@ -341,12 +348,29 @@ def register(server: MCPServer, rt: Runtime, tools: Collection[str], *, read_onl
         text = key.strip()
         return leaked_text(text if is_key_id(text) else clean_untrusted(text, 64), s)
 
-    for fn, title, description in (
-        (rotate_key, "Rotate a key", "Replace a key with a new one, keeping the old one for a grace period."),
-        (weekly_key_review, "Weekly key review", "Find idle, uncapped, expiring and ADMIN keys and spend."),
-        (key_leaked, "A key leaked", "Revoke a leaked key at once, see what it was used for, replace it."),
+    for fn, title, description, argument in (
+        (
+            rotate_key,
+            "Rotate a key",
+            "Replace a key with a new one, keeping the old one for a grace period.",
+            PromptArgument(name="key_id", description=KEY_ID_HELP, required=True),
+        ),
+        (
+            weekly_key_review,
+            "Weekly key review",
+            "Find idle, uncapped, expiring and ADMIN keys and spend.",
+            PromptArgument(name="unused_days", description=UNUSED_HELP, required=False),
+        ),
+        (
+            key_leaked,
+            "A key leaked",
+            "Revoke a leaked key at once, see what it was used for, replace it.",
+            PromptArgument(name="key", description=KEY_HELP, required=True),
+        ),
     ):
-        server.add_prompt(CheckedPrompt.from_function(fn, title=title, description=description))
+        server.add_prompt(
+            CheckedPrompt(name=fn.__name__, title=title, description=description, arguments=[argument], fn=fn)
+        )
     server.completion()(KeyCompleter(rt, NAMES))
     server.middleware.append(PromptRequests(NAMES))
 
