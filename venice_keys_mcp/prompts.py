@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+from mcp import MCPError
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
-from mcp.shared.exceptions import MCPError
+from mcp.server.mcpserver.prompts import Prompt
 from mcp_types import (
     INVALID_PARAMS,
     Completion,
@@ -353,23 +353,31 @@ def register(server: MCPServer, rt: Runtime, tools: Collection[str], *, read_onl
             rotate_key,
             "Rotate a key",
             "Replace a key with a new one, keeping the old one for a grace period.",
-            PromptArgument(name="key_id", description=KEY_ID_HELP, required=True),
+            {"name": "key_id", "description": KEY_ID_HELP, "required": True},
         ),
         (
             weekly_key_review,
             "Weekly key review",
             "Find idle, uncapped, expiring and ADMIN keys and spend.",
-            PromptArgument(name="unused_days", description=UNUSED_HELP, required=False),
+            {"name": "unused_days", "description": UNUSED_HELP, "required": False},
         ),
         (
             key_leaked,
             "A key leaked",
             "Revoke a leaked key at once, see what it was used for, replace it.",
-            PromptArgument(name="key", description=KEY_HELP, required=True),
+            {"name": "key", "description": KEY_HELP, "required": True},
         ),
     ):
         server.add_prompt(
-            CheckedPrompt(name=fn.__name__, title=title, description=description, arguments=[argument], fn=fn)
+            CheckedPrompt.model_validate(
+                {
+                    "name": fn.__name__,
+                    "title": title,
+                    "description": description,
+                    "arguments": [argument],
+                    "fn": fn,
+                }
+            )
         )
     server.completion()(KeyCompleter(rt, NAMES))
     server.middleware.append(PromptRequests(NAMES))
