@@ -170,7 +170,11 @@ def leaked_text(key: str, s: Steps, *, is_secret: bool = False) -> str:
         revoke = "Revoke it at once: `revoke_key`"
         if s.has("revoke_keys"):
             revoke += " (several keys: `revoke_keys`)"
-        steps.append(revoke + ". Do this before anything else below.")
+        steps.append(
+            revoke + ". Do this before anything else below. If it is this server's own key (which it "
+            "will not revoke), tell me to revoke it in Venice's dashboard and restart the server with "
+            "a new one."
+        )
     else:
         steps.append(s.cannot("revoke keys") + " Revoking comes first.")
     used = "See what it was used for: `get_breach_log` for that key_id"

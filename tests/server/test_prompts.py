@@ -95,6 +95,7 @@ async def test_each_prompt_names_only_tools_this_server_lists(make_server, read_
     else:
         assert "`revoke_key`" in texts["key_leaked"] and "`create_key`" in texts["key_leaked"]
         assert "approval" in texts["key_leaked"]
+        assert "this server's own key" in texts["key_leaked"]  # revoke_key refuses it: say what to do
 
 
 async def test_the_weekly_review_defaults_to_thirty_days(server):
