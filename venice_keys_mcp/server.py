@@ -15,7 +15,7 @@ from typing import Any
 from mcp.server.apps import Apps, ResourceCsp
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 
-from venice_keys_mcp import __version__
+from venice_keys_mcp import __version__, prompts
 from venice_keys_mcp.call_log import LogCalls
 from venice_keys_mcp.http_auth import auth_kwargs
 from venice_keys_mcp.runtime import Runtime, build_runtime
@@ -128,27 +128,5 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
     def audit_recent() -> str:
         return json.dumps([e.model_dump(mode="json") for e in rt.audit.recent(50)], indent=None)
 
-    offer_only_what_exists(server)
+    prompts.register(server, rt, [s.name for s in tools.specs], read_only=settings.read_only)
     return server
-
-
-#: Request methods by the capability they serve. MCP SDK 2.3 derives the capabilities a
-#: server advertises from the request handlers registered, and `MCPServer` registers the
-#: prompt handlers whether or not there is a prompt (there is no public way to leave them out).
-PROMPT_METHODS = ("prompts/list", "prompts/get")
-
-
-def offer_only_what_exists(server: MCPServer) -> None:
-    """Advertise no `prompts` capability: this server has no prompts.
-
-    With the handlers in place a host is told prompts exist, and `prompts/get` of any name
-    fails inside the SDK (JSON-RPC code 0 and a logged traceback on the legacy era,
-    "Internal server error" on 2026-07-28). Without them the capability is not advertised
-    and a `prompts/*` request gets JSON-RPC's own answer to an unserved method (-32601),
-    with nothing logged. An unknown resource already gets -32602 from the SDK.
-    """
-    if server._prompt_manager.list_prompts():
-        return
-    handlers = server._lowlevel_server._request_handlers
-    for method in PROMPT_METHODS:
-        handlers.pop(method, None)

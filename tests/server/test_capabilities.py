@@ -1,8 +1,8 @@
 """The server advertises only what it has, and answers a request for what it lacks plainly.
 
-It has tools and one resource (the recent audit entries), and no prompts. A host that
-asks for a prompt or an unknown resource gets a JSON-RPC error with the standard code,
-on both protocol eras, and the server logs no traceback for it.
+It has tools, resources (the recent audit entries, the approval card) and prompts (see
+test_prompts.py). A host that asks for an unknown prompt or resource gets a JSON-RPC
+error with the standard code, on both protocol eras, and the server logs no traceback for it.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from mcp import Client, MCPError
 
 pytestmark = [pytest.mark.anyio, pytest.mark.eras]
 
-METHOD_NOT_FOUND, INVALID_PARAMS = -32601, -32602
+INVALID_PARAMS = -32602
 
 
-async def test_no_prompts_capability_and_prompt_requests_are_method_not_found(server, mode, caplog):
+async def test_prompts_are_advertised_and_an_unknown_prompt_is_invalid_params(server, mode, caplog):
     with caplog.at_level(logging.DEBUG):
         async with Client(server, mode=mode) as c:
             if mode == "legacy":  # the handshake's capabilities (the modern era has no handshake)
                 caps = c.server_capabilities
-                assert caps is not None and caps.prompts is None
+                assert caps is not None and caps.prompts is not None and caps.completions is not None
                 assert caps.tools is not None and caps.resources is not None
-            for call in (lambda: c.list_prompts(), lambda: c.get_prompt("anything")):
-                with pytest.raises(MCPError) as raised:
-                    await call()
-                assert raised.value.error.code == METHOD_NOT_FOUND
+            assert [p.name for p in (await c.list_prompts()).prompts]
+            with pytest.raises(MCPError) as raised:
+                await c.get_prompt("anything")
+            assert raised.value.error.code == INVALID_PARAMS
             assert (await c.list_tools()).tools  # and the session goes on
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
 
