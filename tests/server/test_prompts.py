@@ -257,7 +257,7 @@ async def test_the_server_process_serves_prompts_and_completion_and_logs_no_trac
             typed = (await c.complete(ref("rotate_key"), {"name": "key_id", "value": "nightly"})).completion
             assert typed.values == [batch]
             assert batch in text_of(await c.get_prompt("rotate_key", {"key_id": batch}))
-            assert "`list_keys`" in text_of(await c.get_prompt("weekly_key_review"))
+            assert "`audit_keys`" in text_of(await c.get_prompt("weekly_key_review"))
             assert "`revoke_key`" in text_of(await c.get_prompt("key_leaked", {"key": "nightly batch"}))
             for name, args in (("nope", {}), ("rotate_key", {}), ("key_leaked", {"key": "x", "y": "z"})):
                 with pytest.raises(MCPError) as raised:
