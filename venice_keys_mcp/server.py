@@ -23,7 +23,7 @@ from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import Settings
-from venice_keys_mcp.tools import approval, create, keys, limits, patch, revoke, web3
+from venice_keys_mcp.tools import approval, create, keys, limits, patch, revoke, spend, web3
 from venice_keys_mcp.tools.approval import CARD_URI, Actions, AppOnlyTools, card_html
 from venice_keys_mcp.tools.creation import CreationWindow
 from venice_keys_mcp.tools.registration import Toolbox
@@ -56,6 +56,7 @@ def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
     tools = Toolbox()
     keys.register(tools, rt)
     limits.register(tools, rt)
+    spend.register(tools, rt)
     web3.register_read(tools, rt)
     if not settings.read_only:
         confirmer = Confirmer(
