@@ -227,6 +227,7 @@ TOOLS = [
     "get_key",
     "get_limits",
     "get_breach_log",
+    "get_spend",
     "get_web3_token",
     "create_key",
     "patch_key",

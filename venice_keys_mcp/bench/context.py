@@ -25,7 +25,7 @@ ACCOUNT_KEYS = 500
 #: The tool list as the model sees it: name + description + input schema, on average per tool.
 MODEL_FACING_PER_TOOL = 500
 #: Tools listed by default (not read-only): the model-facing budget is per tool times this.
-TOOLS_LISTED = 9
+TOOLS_LISTED = 10
 MODEL_FACING = "tools/list model-facing"
 
 #: Default renderings, per answer, at most: what an agent pays when it does not ask for more.
@@ -35,6 +35,7 @@ BUDGETS: dict[str, int] = {
     "get_key": 16_000,
     "get_limits": 16_000,
     "get_breach_log": 16_000,
+    "get_spend": 6_000,
 }
 #: The largest answer an agent can ask for explicitly; reported, not budgeted (nor is the
 #: whole `tools/list` result, output schemas and annotations included).
@@ -42,6 +43,7 @@ ASKED_FOR_MORE: dict[str, dict[str, Any]] = {
     "list_keys page_size=100": {"page_size": 100},
     "get_limits limit=500": {"limit": 500},
     "get_breach_log limit=50": {"limit": 50},
+    "get_spend lookback=90 limit=50": {"lookback": 90, "limit": 50},
 }
 
 ToolsList = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -89,6 +91,7 @@ async def measure_context(list_tools: ToolsList, call_tool: CallTool) -> Context
     default["get_key"] = wire_bytes(await call_tool("get_key", {"key_id": first_key}))
     default["get_limits"] = wire_bytes(await call_tool("get_limits", {}))
     default["get_breach_log"] = wire_bytes(await call_tool("get_breach_log", {}))
+    default["get_spend"] = wire_bytes(await call_tool("get_spend", {}))
     more = {"tools/list whole result": wire_bytes(tools)}
     for label, args in ASKED_FOR_MORE.items():
         more[label] = wire_bytes(await call_tool(label.split()[0], args))
