@@ -7,14 +7,15 @@ is also validated against tests/contract/venice-billing.openapi.yaml.
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 import pytest
 
-from venice_keys_mcp.sandbox import SandboxState
+from venice_keys_mcp.sandbox import SandboxState, seeded_state
 from venice_keys_mcp.sandbox.persist import dump_state, restore_state
 
+from .conftest import contract_client
 from .openapi_contract import assert_matches_openapi, path_template
 
 pytestmark = pytest.mark.anyio
@@ -170,3 +171,22 @@ def test_billing_paths_are_checked_against_the_billing_subset() -> None:
     with pytest.raises(AssertionError):
         assert_matches_openapi("GET", "/billing/balance", 200, {**good, "extra": 1})
     assert_matches_openapi("GET", "/billing/usage-analytics", 400, {"error": "bad", "details": {}})
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 3, 1, 3, 0, tzinfo=UTC),  # the 1st, before the keys used "half a day ago" were used
+        datetime(2026, 3, 1, 23, 0, tzinfo=UTC),
+        datetime(2026, 3, 2, 1, 0, tzinfo=UTC),
+        datetime(2026, 7, 31, 23, 59, tzinfo=UTC),
+        datetime(2028, 2, 29, 12, 0, tzinfo=UTC),
+    ],
+)
+async def test_on_any_date_one_key_jumps_and_history_matches_period_usage(now: datetime) -> None:
+    """The seed depends on the date (month start, time of day): the same promises hold on each."""
+    state = seeded_state(seed=3, clock=lambda: now)
+    async with contract_client(state, state.demo.admin_key) as admin:
+        await test_one_key_jumps_against_its_own_baseline_and_the_others_do_not(admin)
+        await test_history_matches_each_capped_keys_current_period_usage(admin, state)
+        await test_history_matches_each_keys_trailing_week(admin)

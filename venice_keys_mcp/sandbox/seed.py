@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -154,9 +155,11 @@ def _history(rng: random.Random, key: StoredKey, spec: _Spec, now: datetime) -> 
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     in_period = _period_days(spec.limit_period, days, today)
     rates = dict(spec.daily)
-    for currency, used in spec.period_usage.items():
-        if spec.limit_period != "EPOCH" and in_period:
-            rates[currency] = used / len(in_period)  # a MONTH or LIFETIME key spends evenly
+    for currency, used in spec.period_usage.items():  # a MONTH or LIFETIME key spends evenly
+        if spec.limit_period == "MONTH":
+            rates[currency] = used / today.day  # even if it was last used before this month began
+        elif spec.limit_period == "LIFETIME" and in_period:
+            rates[currency] = used / len(in_period)
     for day in days:
         spend = {c: round(rates.get(c, 0.0) * rng.uniform(0.7, 1.3), 4) for c in ("usd", "diem")}
         key.daily_spend[day.isoformat()] = spend
@@ -188,11 +191,19 @@ def _web_app(rng: random.Random, account: Account, now: datetime) -> None:
         account.web_app_spend[day] = {"usd": 0.0, "diem": diem, "units": round(diem * 40_000)}
 
 
-def seeded_state(*, key_count: int | None = None, seed: int | None = None) -> SandboxState:
-    """A fresh state with the demo account; `key_count` pads it to that many active keys."""
+def seeded_state(
+    *, key_count: int | None = None, seed: int | None = None, clock: Callable[[], datetime] | None = None
+) -> SandboxState:
+    """A fresh state with the demo account; `key_count` pads it to that many active keys.
+
+    `clock` (default: wall-clock UTC) is the state's clock from the start, so a test can seed
+    the account as it would look on any date (the spend history depends on the day of the month).
+    """
     rng = random.Random(seed)
     spend_rng = random.Random(None if seed is None else seed + 1)  # spend does not move the key ids
     state = SandboxState()
+    if clock is not None:
+        state.clock = clock
     now = state.now()
     account = state.add_account(DEMO_ACCOUNT_ID, {"USD": 42.5, "DIEM": 12.3456, "BUNDLED_CREDITS": 5.0})
     account.diem_allocation = DIEM_ALLOCATION
