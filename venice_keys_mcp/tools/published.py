@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'ff726e25ab27ca22e121bac61bfa1f10a31b9529c4bb6358142d70403108fc57'
+SOURCE_HASH = 'b398ce323fcb2666d0ef4992e6aaac7d1a9cd15c0caff25269a7e15fc2b4e9ab'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},

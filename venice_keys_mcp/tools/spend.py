@@ -141,11 +141,13 @@ def build_report(
             diem=balance.balances.diem,
             diem_epoch=balance.diem_epoch_allocation or None,
             can_consume=balance.can_consume,
-            currency=balance.consumption_currency,
+            currency=clean_untrusted(balance.consumption_currency, max_len=20)
+            if balance.consumption_currency
+            else None,
         )
         if balance is not None
         else None,
-        missing=missing or None,
+        missing=sorted(missing) if missing else None,  # the reads finish in any order
         usd=round(sum(r.usd for r in rows), 4),
         diem=round(sum(r.diem for r in rows), 4),
         spenders=len(rows),
