@@ -23,7 +23,7 @@ from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import TOOLSETS, Settings
-from venice_keys_mcp.tools import approval, create, hygiene, keys, limits, patch, revoke, rotate, web3
+from venice_keys_mcp.tools import approval, create, hygiene, keys, limits, patch, revoke, rotate, spend, web3
 from venice_keys_mcp.tools.approval import CARD_URI, Actions, AppOnlyTools, card_html
 from venice_keys_mcp.tools.creation import CreationWindow
 from venice_keys_mcp.tools.registration import Toolbox
@@ -59,6 +59,8 @@ def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
         keys.register(tools, rt)
     if "limits" in on:
         limits.register(tools, rt)
+    if "spend" in on:
+        spend.register(tools, rt)
     if "workflows" in on:
         hygiene.register(tools, rt)
     if "web3" in on:

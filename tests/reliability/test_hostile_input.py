@@ -233,6 +233,7 @@ TOOLS = [
     "get_limits",
     "get_breach_log",
     "audit_keys",
+    "get_spend",
     "get_web3_token",
     "create_key",
     "patch_key",

@@ -1,9 +1,10 @@
-"""Validate response bodies against Venice's published OpenAPI (the `/api_keys` subset).
+"""Validate response bodies against Venice's published OpenAPI (the `/api_keys` and `/billing` subsets).
 
 Importable from any test folder: `from tests.sandbox.openapi_contract import
 assert_matches_openapi`. The spec is Venice's published file, copied unchanged into
 `tests/contract/` so the suite passes in any clone; a missing spec is a loud failure,
-never a silent skip.
+never a silent skip. A `/billing/...` path is checked against the billing subset, every
+other path against the `/api_keys` one.
 
 OpenAPI 3.0 is not JSON Schema: `nullable: true` has to become a `"null"` type, and
 `anyOf` members that are just `{nullable: true, title: 'null'}` mean "null". `$ref`s
@@ -23,18 +24,24 @@ import yaml
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "contract"
 SPEC_PATH = REFERENCE_DIR / "venice-api-keys.openapi.yaml"
+BILLING_SPEC_PATH = REFERENCE_DIR / "venice-billing.openapi.yaml"
 API_PREFIX = "/api/v1"
 _DROPPED = {"example", "nullable", "deprecated", "title", "x-guidance"}
 
 
 @functools.cache
-def load_openapi() -> dict[str, Any]:
-    if not SPEC_PATH.is_file():
+def load_openapi(path: Path = SPEC_PATH) -> dict[str, Any]:
+    if not path.is_file():
         raise AssertionError(
-            f"Venice OpenAPI reference not found at {SPEC_PATH}: it belongs in the repository "
-            "(tests/contract/venice-api-keys.openapi.yaml, Venice's published file as it is)."
+            f"Venice OpenAPI reference not found at {path}: it belongs in the repository "
+            f"(tests/contract/{path.name}, Venice's published file as it is)."
         )
-    return yaml.safe_load(SPEC_PATH.read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
+
+
+def spec_for(template: str) -> dict[str, Any]:
+    """The OpenAPI subset that documents `template`."""
+    return load_openapi(BILLING_SPEC_PATH if template.startswith("/billing/") else SPEC_PATH)
 
 
 def _resolve(ref: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +78,7 @@ def to_json_schema(node: Any, spec: dict[str, Any] | None = None) -> Any:
 def path_template(path: str) -> str:
     """The OpenAPI path for a concrete request path (`/api/v1/api_keys/<uuid>` -> `/api_keys/{id}`)."""
     path = path.removeprefix(API_PREFIX).rstrip("/") or "/"
-    if path in load_openapi()["paths"]:
+    if path in spec_for(path)["paths"]:
         return path
     if re.fullmatch(r"/api_keys/[^/]+", path):
         return "/api_keys/{id}"
@@ -79,7 +86,7 @@ def path_template(path: str) -> str:
 
 
 def response_schema(method: str, template: str, status: int) -> dict[str, Any]:
-    spec = load_openapi()
+    spec = spec_for(template)
     operation = spec["paths"].get(template, {}).get(method.lower())
     if operation is not None:
         documented = operation["responses"].get(str(status))
@@ -96,7 +103,7 @@ def assert_matches_openapi(method: str, path_template: str, status: int, body: A
     validator = jsonschema.Draft202012Validator(schema)
     problems = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if status >= 400 and isinstance(body, dict) and "details" in body:
-        detailed = to_json_schema({"$ref": "#/components/schemas/DetailedError"})
+        detailed = to_json_schema({"$ref": "#/components/schemas/DetailedError"}, spec_for(path_template))
         problems += list(jsonschema.Draft202012Validator(detailed).iter_errors(body))
     if problems:
         lines = [

@@ -33,6 +33,8 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
         "key_id must be a key id as list_keys shows it (letters, digits, - and _; at most 64).",
     ),
     ("get_limits", {"limit": 501}, "limit must be at most 500."),
+    ("get_spend", {"lookback": 91}, "lookback must be at most 90."),
+    ("get_spend", {"lookback": "7d"}, "lookback must be a whole number."),
     (
         "get_breach_log",
         {"since": "yesterday"},

@@ -37,6 +37,7 @@ ALL_TOOLS = {
     "get_limits",
     "get_breach_log",
     "audit_keys",
+    "get_spend",
     "get_web3_token",
     "mint_web3_key",
 }
@@ -101,6 +102,8 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     review = await c.call_tool("audit_keys", {})
     counts = {g["name"]: g["count"] for g in review.structured_content["groups"]}
     assert counts["admin"] >= 1 and "rotate_key" in review.content[0].text  # type: ignore[union-attr]
+    spend = (await c.call_tool("get_spend", {"lookback": 14})).structured_content
+    assert spend["lookback"] == "14d" and spend["balance"]["can_consume"] is True and spend["jumped"] == 1
 
     token = (await c.call_tool("get_web3_token", {})).structured_content["token"]
     address, private_key = STAKED_WALLET

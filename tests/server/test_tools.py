@@ -28,6 +28,7 @@ ALL_TOOLS = {
     "get_limits",
     "get_breach_log",
     "audit_keys",
+    "get_spend",
     "get_web3_token",
     "mint_web3_key",
 }
@@ -63,6 +64,7 @@ async def test_tools_list_has_exactly_the_default_tools_with_annotations(server,
         "get_limits": read,
         "get_breach_log": read,
         "audit_keys": read,
+        "get_spend": read,
         "get_web3_token": (True, False, False, True),  # a new token each call
         "create_key": (False, False, False, True),  # adds a key
         "mint_web3_key": (False, False, False, True),
@@ -81,7 +83,7 @@ async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(
     async with Client(server, mode="legacy") as c:
         listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     size, count = model_facing_bytes(listed), len(listed["tools"])
-    assert count == 12  # every toolset (approve_action is app-only)
+    assert count == 13  # every toolset (approve_action is app-only)
     assert size <= MODEL_FACING_PER_TOOL * count, f"{size} bytes for {count} tools"
 
 

@@ -26,7 +26,7 @@ ACCOUNT_KEYS = 500
 MODEL_FACING_PER_TOOL = 500
 #: Tools listed by default (the default toolsets, not read-only): the model-facing budget is
 #: per tool times this. A new tool in a default toolset changes it, and the budget with it.
-TOOLS_LISTED = 10
+TOOLS_LISTED = 11
 MODEL_FACING = "tools/list model-facing"
 
 #: Default renderings, per answer, at most: what an agent pays when it does not ask for more.
@@ -37,6 +37,7 @@ BUDGETS: dict[str, int] = {
     "get_limits": 16_000,
     "get_breach_log": 16_000,
     "audit_keys": 10_000,
+    "get_spend": 6_000,
 }
 #: The largest answer an agent can ask for explicitly; reported, not budgeted (nor is the
 #: whole `tools/list` result, output schemas and annotations included).
@@ -45,6 +46,7 @@ ASKED_FOR_MORE: dict[str, dict[str, Any]] = {
     "get_limits limit=500": {"limit": 500},
     "get_breach_log limit=50": {"limit": 50},
     "audit_keys per_group=50": {"per_group": 50},
+    "get_spend lookback=90 limit=50": {"lookback": 90, "limit": 50},
 }
 
 ToolsList = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -97,6 +99,7 @@ async def measure_context(list_tools: ToolsList, call_tool: CallTool) -> Context
     default["get_limits"] = wire_bytes(await call_tool("get_limits", {}))
     default["get_breach_log"] = wire_bytes(await call_tool("get_breach_log", {}))
     default["audit_keys"] = wire_bytes(await call_tool("audit_keys", {}))
+    default["get_spend"] = wire_bytes(await call_tool("get_spend", {}))
     more = {"tools/list whole result": wire_bytes(tools)}
     for label, args in ASKED_FOR_MORE.items():
         more[label] = wire_bytes(await call_tool(label.split()[0], args))

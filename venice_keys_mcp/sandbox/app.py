@@ -1,4 +1,4 @@
-"""`create_app(state)`: the Starlette app that answers like Venice's `/api_keys` endpoints."""
+"""`create_app(state)`: the Starlette app that answers like Venice's `/api_keys` and `/billing` endpoints."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from venice_keys_mcp.sandbox import control, routes_keys, routes_limits, web3
+from venice_keys_mcp.sandbox import control, routes_billing, routes_keys, routes_limits, web3
 from venice_keys_mcp.sandbox.faults import FaultInjector
 from venice_keys_mcp.sandbox.guard import RateGuard, rate_values, with_rate_headers
 from venice_keys_mcp.sandbox.state import SandboxState
 from venice_keys_mcp.sandbox.wire import RATE_HEADERS_SCOPE_KEY, ApiError
 
 API = "/api/v1/api_keys"
+BILLING = "/api/v1/billing"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -71,6 +72,8 @@ def create_app(state: SandboxState) -> Starlette:
         _route(f"{API}/rate_limits/log", GET=routes_limits.breach_log),
         _route(f"{API}/generate_web3_key", GET=web3.get_token, POST=web3.mint_key),
         _route(API + "/{key_id}", GET=routes_keys.get_key),
+        _route(f"{BILLING}/balance", GET=routes_billing.balance),
+        _route(f"{BILLING}/usage-analytics", GET=routes_billing.usage_analytics),
         _route("/_sandbox/health", GET=control.health),
         _route(
             "/_sandbox/faults", GET=control.list_faults, POST=control.add_fault, DELETE=control.clear_faults

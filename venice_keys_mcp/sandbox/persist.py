@@ -62,6 +62,8 @@ def dump_state(state: SandboxState) -> dict[str, Any]:
             "id": a.id,
             "balances": a.balances,
             "tier": a.tier,
+            "diem_allocation": a.diem_allocation,
+            "web_app_spend": a.web_app_spend,
             "breaches": [{**asdict(b), "timestamp": _when(b.timestamp)} for b in a.breaches],
         }
         for a in state.accounts.values()
@@ -83,7 +85,13 @@ def restore_state(data: Any) -> SandboxState:
     state = SandboxState()
     state.jwt_secret = bytes.fromhex(data["jwt_secret"])
     for row in data["accounts"]:
-        account = Account(id=row["id"], balances=dict(row["balances"]), tier=row["tier"])
+        account = Account(
+            id=row["id"],
+            balances=dict(row["balances"]),
+            tier=row["tier"],
+            diem_allocation=row.get("diem_allocation"),  # absent in files saved before billing
+            web_app_spend=dict(row.get("web_app_spend") or {}),
+        )
         for b in row["breaches"]:
             account.breaches.append(BreachEntry(**{**b, "timestamp": _parse_when(b["timestamp"])}))
         state.accounts[account.id] = account

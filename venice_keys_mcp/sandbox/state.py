@@ -59,6 +59,8 @@ class StoredKey:
     # The limit period `period_usage` was counted in (see periods.py); read usage through
     # `periods.current_usage`, which resets it once that period is over.
     usage_period: str | None = None
+    # Spend by UTC day (`YYYY-MM-DD` -> {"usd", "diem", "units"}), what `/billing/usage-analytics` sums.
+    daily_spend: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +82,10 @@ class Account:
     balances: dict[str, float] = field(default_factory=dict)
     tier: str = "paid"
     breaches: list[BreachEntry] = field(default_factory=list)
+    # `/billing/balance`'s DIEM allocation of the epoch (None: the account stakes nothing).
+    diem_allocation: float | None = None
+    # Spend made in Venice's web app, by no key (usage analytics' "Web App" line), by UTC day.
+    web_app_spend: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -115,6 +115,16 @@ def parse_model(payload: Any, model: type[M]) -> M:
         raise WireError(describe_validation(exc)) from None
 
 
+def parse_bare_model(payload: Any, model: type[M]) -> M:
+    """A model from an answer with no `{"data": ...}` envelope (the `/billing` endpoints)."""
+    if not isinstance(payload, dict):
+        raise WireError("is not a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise WireError(describe_validation(exc)) from None
+
+
 def parse_model_list(payload: Any, model: type[M]) -> list[M]:
     try:
         return _list_adapter(model).validate_python(envelope_data(payload))

@@ -1,4 +1,4 @@
-"""`VeniceClient`: one typed async method per `/api_keys` endpoint.
+"""`VeniceClient`: one typed async method per `/api_keys` endpoint, plus two billing reads.
 
 Reads (GET) are retried with jittered backoff on network errors, 429 and 500/502/503/504,
 within a `RetryPolicy`'s attempts and time budget. Writes are sent once: when the
@@ -20,6 +20,7 @@ What a write raises when things go wrong, and why:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,13 +57,17 @@ from venice_keys_mcp.venice.errors import (
 )
 from venice_keys_mcp.venice.models import (
     KEY_ID_RULE,
+    LOOKBACK_PATTERN,
+    MAX_LOOKBACK_DAYS,
     ApiKey,
+    BillingBalance,
     BreachLogEntry,
     CreatedKey,
     CreateKeyRequest,
     RateLimitHeaders,
     RateLimits,
     UpdateKeyRequest,
+    UsageAnalytics,
     Web3MintRequest,
     is_key_id,
 )
@@ -85,6 +90,10 @@ class _Auth(Enum):
 class InvalidKeyId(VeniceError, ValueError):
     """An id that cannot be a Venice key id: refused before sending, a `VeniceError` so that a
     tool's clean-up path (which catches `VeniceError`) records it instead of crashing."""
+
+
+class InvalidLookback(VeniceError, ValueError):
+    """A `lookback` Venice would refuse (not `Nd`, or beyond 90 days): refused before sending."""
 
 
 class SecretAsKeyId(InvalidKeyId):
@@ -191,6 +200,28 @@ class VeniceClient:
         answer = await self._read("/api_keys/rate_limits/log", _Auth.ADMIN)
         return self._decode(
             answer, "GET /api_keys/rate_limits/log", lambda p: _wire.parse_model_list(p, BreachLogEntry)
+        )
+
+    async def get_billing_balance(self) -> BillingBalance:
+        """The account's remaining USD and DIEM (`GET /billing/balance`, an ADMIN key)."""
+        answer = await self._read("/billing/balance", _Auth.ADMIN)
+        return self._decode(
+            answer, "GET /billing/balance", lambda p: _wire.parse_bare_model(p, BillingBalance)
+        )
+
+    async def get_usage_analytics(self, lookback: str = "7d") -> UsageAnalytics:
+        """Spend by day and by key over the last `lookback` days (`GET /billing/usage-analytics`, beta).
+
+        Any key may ask (the answer covers its whole account). `lookback` is checked here,
+        as Venice would check it, so a wrong one costs no request.
+        """
+        if not (isinstance(lookback, str) and re.fullmatch(LOOKBACK_PATTERN, lookback)) or (
+            int(lookback[:-1]) > MAX_LOOKBACK_DAYS
+        ):
+            raise InvalidLookback(f"lookback must be 1d to {MAX_LOOKBACK_DAYS}d (a number of days and 'd').")
+        answer = await self._read("/billing/usage-analytics", _Auth.ANY, params={"lookback": lookback})
+        return self._decode(
+            answer, "GET /billing/usage-analytics", lambda p: _wire.parse_bare_model(p, UsageAnalytics)
         )
 
     async def get_web3_token(self) -> str:
@@ -314,7 +345,13 @@ class VeniceClient:
         return _Answer(response.status_code, response.headers, body, problem, sent_at)
 
     async def _read(
-        self, path: str, auth: _Auth, *, key_id: str | None = None, web3: bool = False
+        self,
+        path: str,
+        auth: _Auth,
+        *,
+        key_id: str | None = None,
+        web3: bool = False,
+        params: dict[str, str] | None = None,
     ) -> _Answer:
         """A GET with retries on transient failures, inside the retry budget; returns a 2xx."""
         route = f"GET {_template(path, key_id)}"
@@ -327,7 +364,9 @@ class VeniceClient:
             wait = self._retry.backoff(attempt)
             failure: Exception
             try:
-                answer = await self._send_once("GET", path, headers, attempt=attempt, timeout=timeout)
+                answer = await self._send_once(
+                    "GET", path, headers, attempt=attempt, timeout=timeout, params=params
+                )
             except httpx2.HTTPError as exc:
                 failure = self._network_error(exc, route)
                 if not isinstance(exc, TRANSIENT_ERRORS):

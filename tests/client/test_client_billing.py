@@ -1,0 +1,106 @@
+"""The billing reads against the real sandbox over a loopback socket: shapes, retries, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from fake_venice import CountingTransport
+from support.sandbox_process import SandboxProcess
+
+from venice_keys_mcp.venice import (
+    AdminKeyRequired,
+    BillingBalance,
+    MalformedResponse,
+    RetryPolicy,
+    UsageAnalytics,
+    VeniceClient,
+    VeniceUnavailable,
+)
+from venice_keys_mcp.venice.client import InvalidLookback
+
+pytestmark = pytest.mark.anyio
+
+FAST = RetryPolicy(max_attempts=3, base_delay=0.005, max_delay=0.02, total_budget=3.0)
+Connect = Callable[..., tuple[VeniceClient, CountingTransport]]
+
+
+@pytest.fixture
+async def connect(sandbox: SandboxProcess) -> AsyncIterator[Connect]:
+    made: list[VeniceClient] = []
+
+    def build(
+        api_key: str | None = sandbox.admin_key, **kwargs: Any
+    ) -> tuple[VeniceClient, CountingTransport]:
+        counter = CountingTransport()
+        kwargs.setdefault("retry", FAST)
+        client = VeniceClient(api_key, sandbox.base_url, transport=counter, timeout=5.0, **kwargs)
+        made.append(client)
+        return client, counter
+
+    yield build
+    for client in made:
+        await client.aclose()
+
+
+async def test_balance_and_usage_over_loopback(sandbox: SandboxProcess, connect: Connect) -> None:
+    client, _ = connect()
+    balance = await client.get_billing_balance()
+    assert isinstance(balance, BillingBalance)
+    assert balance.can_consume is True and balance.balances.usd == 42.5 and balance.diem_epoch_allocation > 0
+
+    usage = await client.get_usage_analytics("30d")
+    assert isinstance(usage, UsageAnalytics) and usage.lookback == "30d"
+    assert len(usage.by_date) == 30 and len(usage.by_key_daily) == 30
+    ids = [k.api_key_id for k in usage.by_key]
+    assert None in ids  # the web app's own spend, by no key
+    listed = {k.id for k in await client.list_keys()}
+    assert sandbox.admin_key_id not in ids  # the server's key spends nothing
+    assert any(i is not None and i in listed for i in ids)
+    assert usage.top_key_names == [k.description for k in usage.by_key[:8]]
+    assert all("date" in day for day in usage.by_key_daily)
+
+
+async def test_any_key_may_read_usage_but_the_balance_needs_an_admin_key(
+    sandbox: SandboxProcess, connect: Connect
+) -> None:
+    client, _ = connect(sandbox.inference_key)
+    assert (await client.get_usage_analytics()).lookback == "7d"
+    with pytest.raises(AdminKeyRequired):
+        await client.get_billing_balance()
+
+
+@pytest.mark.parametrize("lookback", ["91d", "0d", "7", "d", "07d ", "1w", ""])
+async def test_a_lookback_venice_would_refuse_is_refused_before_sending(
+    connect: Connect, lookback: str
+) -> None:
+    client, counter = connect()
+    with pytest.raises(InvalidLookback, match="1d to 90d"):
+        await client.get_usage_analytics(lookback)
+    assert counter.count() == 0
+
+
+async def test_a_passing_503_is_retried_and_a_lasting_500_is_unavailable(
+    sandbox: SandboxProcess, connect: Connect
+) -> None:
+    client, counter = connect()
+    sandbox.add_fault("GET", "/billing/usage-analytics", status=503, times=1)
+    assert (await client.get_usage_analytics()).by_key
+    assert counter.count() == 2
+
+    sandbox.add_fault("GET", "/billing/balance", status=500, times=-1)
+    with pytest.raises(VeniceUnavailable, match="/billing/balance"):
+        await client.get_billing_balance()
+
+
+async def test_an_unreadable_answer_is_malformed_not_a_crash(
+    sandbox: SandboxProcess, connect: Connect
+) -> None:
+    client, _ = connect(retry=RetryPolicy.never())
+    sandbox.add_fault("GET", "/billing/usage-analytics", malformed=True)
+    with pytest.raises(MalformedResponse, match="usage-analytics"):
+        await client.get_usage_analytics()
+    sandbox.add_fault("GET", "/billing/balance", status=200, body='{"data": {"canConsume": true}}')
+    with pytest.raises(MalformedResponse, match="billing/balance"):
+        await client.get_billing_balance()
