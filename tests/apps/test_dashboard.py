@@ -13,6 +13,8 @@ they are also written there (the README's pictures).
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -48,6 +50,14 @@ async def no_horizontal_scroll(host: AppHost) -> None:
     assert wide <= 0, f"the page is {wide} px wider than its frame"
 
 
+@asynccontextmanager
+async def dashboard(client: Client, html: str, result: Any, tool: Any, **kw: Any) -> AsyncIterator[AppHost]:
+    """`app_host` with a host window taller than the frame can grow (2000 px), so all of it is painted."""
+    async with app_host(client, html, {}, result, tool=tool, **kw) as host:
+        await host.page.set_viewport_size({"width": kw.get("width", 640) + 32, "height": 2100})
+        yield host
+
+
 def page_errors(host: AppHost) -> list[str]:
     return [c for c in host.console if c.startswith(("[error]", "[pageerror]"))]
 
@@ -61,7 +71,7 @@ async def test_dashboard_shows_every_key_in_both_themes_and_widths(make_server, 
         html, tool, result = await opened(client)
         data = result.structured_content
         assert data["total"] == active and len(data["keys"]) == active
-        async with app_host(client, html, {}, result, tool=tool, width=width) as host:
+        async with dashboard(client, html, result, tool, width=width) as host:
             frame = host.frame
             await host.expect(frame.locator("#summary")).to_contain_text(f"{active} keys")
             await host.expect(frame.locator(ROWS)).to_have_count(min(active, 100))
@@ -110,7 +120,7 @@ async def test_dashboard_sorts_and_filters(server):
     async with Client(server, mode="legacy", extensions=APPS) as client:
         html, tool, result = await opened(client)
         keys = result.structured_content["keys"]
-        async with app_host(client, html, {}, result, tool=tool, width=360) as host:
+        async with dashboard(client, html, result, tool, width=360) as host:
             frame = host.frame
             await host.expect(frame.locator(ROWS)).to_have_count(len(keys))
             assert await descriptions(host) == [k["description"] for k in keys], "the server's order first"
@@ -151,7 +161,7 @@ async def test_dashboard_filters_a_500_key_account(make_server):
     server = make_server(sandbox_keys=500)
     async with Client(server, mode="legacy", extensions=APPS) as client:
         html, tool, result = await opened(client)
-        async with app_host(client, html, {}, result, tool=tool, width=1280) as host:
+        async with dashboard(client, html, result, tool, width=1280) as host:
             frame = host.frame
             await frame.locator("#more").click()
             await host.expect(frame.locator(ROWS)).to_have_count(200)
@@ -176,7 +186,7 @@ async def test_revoke_clicked_in_the_dashboard_needs_the_typed_last_six_and_revo
         html, tool, result = await opened(client)
         total = result.structured_content["total"]
         assert result.structured_content["actions"] == ["revoke_key"], "no rotate_key on this server"
-        async with app_host(client, html, {}, result, tool=tool, width=360) as host:
+        async with dashboard(client, html, result, tool, width=360) as host:
             frame = host.frame
             row = frame.locator(f'{ROWS}[data-id="{key.id}"]')
             assert await frame.locator('button[data-action="rotate_key"]').count() == 0
@@ -213,7 +223,7 @@ async def test_decline_in_the_dashboard_changes_nothing(server, tmp_path):
     before = snapshot(server)
     async with Client(server, mode="legacy", extensions=APPS) as client:
         html, tool, result = await opened(client)
-        async with app_host(client, html, {}, result, tool=tool, theme="dark", width=1280) as host:
+        async with dashboard(client, html, result, tool, theme="dark", width=1280) as host:
             frame = host.frame
             await frame.locator(f'{ROWS}[data-id="{key.id}"] button[data-action="revoke_key"]').click()
             await host.expect(frame.locator("#title")).to_have_text("Revoke this key?")
@@ -237,7 +247,7 @@ async def test_the_servers_own_key_has_no_revoke_button_and_read_only_has_none(m
             keys = result.structured_content["keys"]
             mine = next(k for k in keys if k["last6"] == own)
             assert mine.get("server_key") is True
-            async with app_host(client, html, {}, result, tool=tool, width=360) as host:
+            async with dashboard(client, html, result, tool, width=360) as host:
                 frame = host.frame
                 await host.expect(frame.locator(ROWS)).to_have_count(len(keys))
                 buttons = frame.locator('button[data-action="revoke_key"]')
