@@ -1,4 +1,4 @@
-"""The key dashboard as a person meets it: in headless Chromium, inside the same test host as the approval card.
+"""The key dashboard as a person meets it: headless Chromium, in the same test host as the approval card.
 
 The server is the real one on its sandbox (12 seeded keys, or 500), reached through a
 real `mcp.Client` that declared MCP Apps and no forms; the page's Revoke goes through
@@ -12,9 +12,9 @@ they are also written there (the README's pictures).
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -76,14 +76,16 @@ async def test_dashboard_shows_every_key_in_both_themes_and_widths(make_server, 
             await host.expect(frame.locator("#summary")).to_contain_text(f"{active} keys")
             await host.expect(frame.locator(ROWS)).to_have_count(min(active, 100))
             if active > 100:  # a big account renders a hundred at a time
-                await host.expect(frame.locator("#more")).to_have_text(f"Show 100 more ({active - 100} not shown)")
+                more = f"Show 100 more ({active - 100} not shown)"
+                await host.expect(frame.locator("#more")).to_have_text(more)
             # each key: its type, last six, a usage bar, expiry and last use
             capped = next(k for k in data["keys"] if k.get("cap") and k["used"])
             row = frame.locator(f'{ROWS}[data-id="{capped["id"]}"]')
             await host.expect(row.locator(".last6")).to_have_text(f"…{capped['last6']}")
             await host.expect(row.locator(".usage .muted")).to_contain_text(" of ")
             assert await row.locator(".bar > span").evaluate("e => parseFloat(e.style.width)") > 0
-            await host.expect(row.locator(".dates")).to_contain_text("xpir" if capped.get("expires") else "No expiry")
+            expiry = "Expires" if capped.get("expires") else "No expiry"
+            await host.expect(row.locator(".dates")).to_contain_text(expiry)
             await no_horizontal_scroll(host)
             size = "12" if key_count is None else str(key_count)
             light_bg = await frame.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -101,10 +103,12 @@ async def test_dashboard_shows_every_key_in_both_themes_and_widths(make_server, 
 
 def expected_order(keys: list[dict[str, Any]], by: str) -> list[str]:
     """The sort the page promises, computed here independently of the page's script."""
+
     def ts(value: str | None, missing: float) -> float:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else missing
 
     if by == "usage":
+
         def share(k: dict[str, Any]) -> float:
             return -1 if k.get("cap") is None else (k["used"] / k["cap"] if k["cap"] > 0 else 1)
 
@@ -175,7 +179,8 @@ def revocable(server: MCPServer) -> Any:
     """A used INFERENCE key that is not the server's own."""
     rt = runtime_of(server)
     return next(
-        k for k in rt.sandbox.keys.values()
+        k
+        for k in rt.sandbox.keys.values()
         if k.api_key_type == "INFERENCE" and k.last_used_at is not None and k.last6 != rt.own_key_last6
     )
 
@@ -213,7 +218,8 @@ async def test_revoke_clicked_in_the_dashboard_needs_the_typed_last_six_and_revo
             await shot(host, tmp_path, "dashboard-revoke-approved-360")
             assert not page_errors(host), page_errors(host)
     assert key.id not in runtime_of(server).sandbox.keys
-    assert [c.name for c in host.tool_calls] == ["revoke_key", "approve_action", "approve_action", "key_dashboard"]
+    calls = [c.name for c in host.tool_calls]
+    assert calls == ["revoke_key", "approve_action", "approve_action", "key_dashboard"]
     assert host.tool_calls[0].result["structuredContent"]["status"] == "awaiting_approval"
     assert "approved revoke_key" in told["content"][0]["text"]
 
@@ -231,7 +237,7 @@ async def test_decline_in_the_dashboard_changes_nothing(server, tmp_path):
             await host.expect(frame.locator("#outcome")).to_contain_text("Declined; nothing changed")
             told = await host.wait_for_message("ui/update-model-context")
             await host.expect(frame.locator(f'{ROWS}[data-id="{key.id}"]')).to_have_count(1)
-            assert await frame.locator('button[data-action="revoke_key"]').first.is_enabled()
+            await host.expect(frame.locator('button[data-action="revoke_key"]').first).to_be_enabled()
             await shot(host, tmp_path, "dashboard-declined-dark-1280")
     assert snapshot(server) == before
     assert "declined" in told["content"][0]["text"]

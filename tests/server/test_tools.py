@@ -27,6 +27,7 @@ ALL_TOOLS = {
     "get_breach_log",
     "get_web3_token",
     "mint_web3_key",
+    "key_dashboard",
 }
 
 
@@ -39,7 +40,7 @@ async def active_ids(server) -> set[str]:
     return {k.id for k in await rt.client.list_keys()}
 
 
-async def test_tools_list_has_exactly_the_nine_tools_with_annotations(server, mode):
+async def test_tools_list_has_exactly_these_tools_with_annotations(server, mode):
     async with Client(server, mode=mode) as c:
         tools = (await c.list_tools()).tools
     assert {t.name for t in tools} == ALL_TOOLS
@@ -59,6 +60,7 @@ async def test_tools_list_has_exactly_the_nine_tools_with_annotations(server, mo
         "get_key": read,
         "get_limits": read,
         "get_breach_log": read,
+        "key_dashboard": read,
         "get_web3_token": (True, False, False, True),  # a new token each call
         "create_key": (False, False, False, True),  # adds a key
         "mint_web3_key": (False, False, False, True),
@@ -75,7 +77,7 @@ async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(
     async with Client(server, mode="legacy") as c:
         listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     size, count = model_facing_bytes(listed), len(listed["tools"])
-    assert count == 9
+    assert count == len(ALL_TOOLS)
     assert size <= MODEL_FACING_PER_TOOL * count, f"{size} bytes for {count} tools"
 
 
