@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from venice_keys_mcp.bench.context import ACCOUNT_KEYS, BUDGETS, MODEL_FACING_PER_TOOL
+from venice_keys_mcp.bench.context import ACCOUNT_KEYS, BUDGETS, MODEL_FACING_PER_TOOL, TOOLS_LISTED
 
 BENCH_TIMEOUT = 300  # a few seconds idle; generous for a shared machine
 
@@ -36,7 +36,8 @@ def test_quick_context_benchmark_writes_json_with_the_budgets_met(tmp_path: Path
     assert set(context["default"]) == set(BUDGETS)
     for name, size in context["default"].items():
         assert 0 < size <= BUDGETS[name], (name, size)
-    assert context["tools_listed"] == 9 and 0 < context["model_facing_per_tool"] <= MODEL_FACING_PER_TOOL
+    assert context["tools_listed"] == TOOLS_LISTED
+    assert 0 < context["model_facing_per_tool"] <= MODEL_FACING_PER_TOOL
     assert context["over_budget"] == {} and context["met"] is True
     assert context["in_memory_default"].keys() == context["default"].keys()
     assert f"--sandbox-keys {ACCOUNT_KEYS}" in context["command"]

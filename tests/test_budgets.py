@@ -193,7 +193,7 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=True
     )
     result = json.loads(run.stdout.splitlines()[-1])
-    assert result["listed"] == 9
+    assert result["listed"] == 10
     assert result["schemas_generated"] == 0, "start-up derived a JSON schema: is tools/published.py stale?"
     assert result["built"] == [] and result["outputs"] > 10
     assert result["not_output"] == []  # every tool's output model waits for first use

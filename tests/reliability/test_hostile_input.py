@@ -232,6 +232,7 @@ TOOLS = [
     "patch_key",
     "revoke_key",
     "mint_web3_key",
+    "key_dashboard",
 ]
 
 

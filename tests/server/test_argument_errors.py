@@ -33,6 +33,7 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
         "key_id must be a key id as list_keys shows it (letters, digits, - and _; at most 64).",
     ),
     ("get_limits", {"limit": 501}, "limit must be at most 500."),
+    ("key_dashboard", {"page": 0}, "page must be at least 1."),
     (
         "get_breach_log",
         {"since": "yesterday"},

@@ -36,6 +36,7 @@ ALL_TOOLS = {
     "get_breach_log",
     "get_web3_token",
     "mint_web3_key",
+    "key_dashboard",
 }
 
 
@@ -45,7 +46,7 @@ def sign(token: str, private_key: str) -> str:
 
 
 async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """Call all nine tools as an admin would; assert each result; return what later checks need.
+    """Call every tool as an admin would; assert each result; return what later checks need.
 
     `answers` is what the elicitation callback types into the revoke form.
     """
@@ -81,6 +82,8 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     assert limits["models_total"] >= 1 and limits["access_permitted"] is True
     breaches = (await c.call_tool("get_breach_log", {"limit_type": "RPM"})).structured_content
     assert breaches["total"] >= 1 and all(e["type"] == "RPM" for e in breaches["entries"])
+    board = (await c.call_tool("key_dashboard", {})).structured_content
+    assert board["total"] == len(board["keys"]) == after["total"] and board["counts"]["admin"] >= 1
 
     token = (await c.call_tool("get_web3_token", {})).structured_content["token"]
     address, private_key = STAKED_WALLET

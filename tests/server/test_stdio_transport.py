@@ -101,7 +101,7 @@ def test_pipes_and_a_regular_file_get_the_same_answers(tmp_path: Path) -> None:
     piped, filed = answers(stdout), answers(from_file.stdout)
     assert set(piped) == {1, 2, 3} and set(filed) == {1}  # initialize is answered before EOF is read
     assert piped[1] == filed[1]
-    assert len(piped[2]["result"]["tools"]) == 9
+    assert len(piped[2]["result"]["tools"]) == 10
     listed = piped[3]["result"]["structuredContent"]
     assert len(listed["keys"]) == listed["total"] > 0
 
@@ -111,7 +111,7 @@ def test_a_broken_or_oversized_line_is_skipped_and_the_next_message_answered(tmp
     script = lines_of(*HANDSHAKE, "{not json", huge, message(2, "tools/list"))
     stdout, stderr, returncode = converse(server_command("--sandbox"), script, {2}, tmp_path)
     assert returncode == 0, stderr.decode()[-2000:]
-    assert len(answers(stdout)[2]["result"]["tools"]) == 9
+    assert len(answers(stdout)[2]["result"]["tools"]) == 10
 
 
 def test_stray_output_stays_off_the_wire_and_the_fds_come_back_blocking(tmp_path: Path) -> None:
@@ -230,4 +230,4 @@ def test_one_socket_for_stdin_and_stdout_is_served_too(tmp_path: Path) -> None:
         host.close()
         if process.poll() is None:
             process.kill()
-    assert len(answers(received)[2]["result"]["tools"]) == 9
+    assert len(answers(received)[2]["result"]["tools"]) == 10

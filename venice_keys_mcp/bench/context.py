@@ -25,7 +25,7 @@ ACCOUNT_KEYS = 500
 #: The tool list as the model sees it: name + description + input schema, on average per tool.
 MODEL_FACING_PER_TOOL = 500
 #: Tools listed by default (not read-only): the model-facing budget is per tool times this.
-TOOLS_LISTED = 9
+TOOLS_LISTED = 10
 MODEL_FACING = "tools/list model-facing"
 
 #: Default renderings, per answer, at most: what an agent pays when it does not ask for more.
