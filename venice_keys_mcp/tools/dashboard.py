@@ -65,9 +65,9 @@ def period_use(k: ApiKey) -> tuple[float, float | None, Literal["USD", "DIEM"]]:
     return float(used), (lim.diem if unit == "DIEM" else lim.usd), unit
 
 
-def hygiene_flags(k: ApiKey, now: datetime) -> list[str]:
+def hygiene_flags(k: ApiKey, now: datetime) -> list[Flag]:
     """What a careful admin would look at twice, for one key at `now` (pure: the clock is given)."""
-    flags: list[str] = []
+    flags: list[Flag] = []
     if k.api_key_type == "ADMIN":
         flags.append("admin")
     used, cap, _ = period_use(k)
@@ -130,7 +130,7 @@ def dashboard_key(k: ApiKey, now: datetime, own_last6: str | None) -> DashboardK
         period=k.limit_period,
         expires=_iso(k.expires_at),
         last_used=_iso(k.last_used_at),
-        flags=hygiene_flags(k, now),  # type: ignore[arg-type]  # Flag literals, from the function above
+        flags=hygiene_flags(k, now),
         server_key=True if own_last6 is not None and k.last6 == own_last6 else None,
     )
 

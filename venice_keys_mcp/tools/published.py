@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '566b1271254d36a42fc4e6591cbc603bb80fede349e0a01a3b015c3fa4563f25'
+SOURCE_HASH = '90618906dcfd514eb007cc0de882b59bda874f17fc9657204693fe4021e0ad2c'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
