@@ -23,7 +23,19 @@ from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import TOOLSETS, Settings
-from venice_keys_mcp.tools import approval, create, hygiene, keys, limits, patch, revoke, rotate, spend, web3
+from venice_keys_mcp.tools import (
+    approval,
+    create,
+    dashboard,
+    hygiene,
+    keys,
+    limits,
+    patch,
+    revoke,
+    rotate,
+    spend,
+    web3,
+)
 from venice_keys_mcp.tools.approval import CARD_URI, Actions, AppOnlyTools, card_html
 from venice_keys_mcp.tools.creation import CreationWindow
 from venice_keys_mcp.tools.registration import Toolbox
@@ -82,6 +94,8 @@ def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
             web3.register_write(tools, rt, confirmer, actions, window)
         if any(spec.meta for spec in tools.specs):  # a gated tool exists: the card's buttons too
             approval.register(tools, rt, confirmer, actions)
+    if "workflows" in on:
+        dashboard.register(tools, rt)  # last: it offers buttons for the gated tools registered above
     return tools
 
 
@@ -95,9 +109,17 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
         middleware.append(ReadOnlyGuard(rt.audit, write_tools(every)))
     else:
         middleware.append(AuditGuard(rt.audit, writes))  # no change without a trace
-    extensions: list[Any] = []
+    apps = Apps()  # MCP App pages: the key dashboard, and the approval card where there are writes
+    apps.add_html_resource(
+        dashboard.DASHBOARD_URI,
+        dashboard.dashboard_html(),
+        name="key-dashboard",
+        title="Key dashboard",
+        description="Every key at a glance: usage against its cap, expiry, last use, hygiene flags.",
+        csp=ResourceCsp(connect_domains=[], resource_domains=[]),
+        prefers_border=True,
+    )
     if not settings.read_only:
-        apps = Apps()  # the approval card: declared, so Apps hosts render it with gated results
         apps.add_html_resource(
             CARD_URI,
             card_html(),
@@ -107,7 +129,7 @@ def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPSe
             csp=ResourceCsp(connect_domains=[], resource_domains=[]),
             prefers_border=True,
         )
-        extensions.append(apps)
+    extensions: list[Any] = [apps]
     server = MCPServer(
         "venice-keys-mcp",
         version=__version__,

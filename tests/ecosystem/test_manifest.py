@@ -30,7 +30,7 @@ KNOWN_ENV = {name for names in ENV_VARS.values() for name in names}
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_manifest_tools_are_exactly_the_live_tools_list(tmp_path, sync_manifest, mode):
     tools = [{"name": t.name, "description": t.description} for t in await live_tools(tmp_path, mode)]
-    assert len(tools) == 11  # the default toolsets; web3 only when asked for
+    assert len(tools) == 12  # the default toolsets; web3 only when asked for
     problems = sync_manifest.differences(manifest(), sync_manifest.expected_fields(tools))
     assert problems == [], "run: python scripts/sync_manifest.py --write\n" + "\n".join(problems)
 

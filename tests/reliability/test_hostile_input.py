@@ -241,6 +241,7 @@ TOOLS = [
     "revoke_keys",
     "rotate_key",
     "mint_web3_key",
+    "key_dashboard",
 ]
 
 

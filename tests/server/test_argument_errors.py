@@ -35,6 +35,7 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("get_limits", {"limit": 501}, "limit must be at most 500."),
     ("get_spend", {"lookback": 91}, "lookback must be at most 90."),
     ("get_spend", {"lookback": "7d"}, "lookback must be a whole number."),
+    ("key_dashboard", {"page": 0}, "page must be at least 1."),
     (
         "get_breach_log",
         {"since": "yesterday"},

@@ -40,8 +40,12 @@ async def test_an_unknown_resource_is_invalid_params_and_the_audit_resource_read
             assert raised.value.error.code == INVALID_PARAMS
             assert "venice-keys://audit/nope" in raised.value.error.message
             listed = [str(r.uri) for r in (await c.list_resources()).resources]
-            # The audit trail, and the approval card (an MCP App page, read by hosts that show cards).
-            assert sorted(listed) == ["ui://venice-keys/approval.html", "venice-keys://audit/recent"]
+            # The audit trail, the approval card and the key dashboard (MCP App pages).
+            assert sorted(listed) == [
+                "ui://venice-keys/approval.html",
+                "ui://venice-keys/dashboard.html",
+                "venice-keys://audit/recent",
+            ]
             recent = await c.read_resource("venice-keys://audit/recent")
             assert recent.contents[0].text.startswith("[")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text

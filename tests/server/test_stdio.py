@@ -40,6 +40,7 @@ ALL_TOOLS = {
     "get_spend",
     "get_web3_token",
     "mint_web3_key",
+    "key_dashboard",
 }
 
 
@@ -104,6 +105,8 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     assert counts["admin"] >= 1 and "rotate_key" in review.content[0].text  # type: ignore[union-attr]
     spend = (await c.call_tool("get_spend", {"lookback": 14})).structured_content
     assert spend["lookback"] == "14d" and spend["balance"]["can_consume"] is True and spend["jumped"] == 1
+    board = (await c.call_tool("key_dashboard", {})).structured_content
+    assert board["total"] == len(board["keys"]) == after["total"] and board["counts"]["admin"] >= 1
 
     token = (await c.call_tool("get_web3_token", {})).structured_content["token"]
     address, private_key = STAKED_WALLET

@@ -31,6 +31,7 @@ ALL_TOOLS = {
     "get_spend",
     "get_web3_token",
     "mint_web3_key",
+    "key_dashboard",
 }
 
 
@@ -65,6 +66,7 @@ async def test_tools_list_has_exactly_the_default_tools_with_annotations(server,
         "get_breach_log": read,
         "audit_keys": read,
         "get_spend": read,
+        "key_dashboard": read,
         "get_web3_token": (True, False, False, True),  # a new token each call
         "create_key": (False, False, False, True),  # adds a key
         "mint_web3_key": (False, False, False, True),
@@ -83,7 +85,7 @@ async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(
     async with Client(server, mode="legacy") as c:
         listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     size, count = model_facing_bytes(listed), len(listed["tools"])
-    assert count == 13  # every toolset (approve_action is app-only)
+    assert count == len(ALL_TOOLS)
     assert size <= MODEL_FACING_PER_TOOL * count, f"{size} bytes for {count} tools"
 
 

@@ -26,7 +26,7 @@ ACCOUNT_KEYS = 500
 MODEL_FACING_PER_TOOL = 500
 #: Tools listed by default (the default toolsets, not read-only): the model-facing budget is
 #: per tool times this. A new tool in a default toolset changes it, and the budget with it.
-TOOLS_LISTED = 11
+TOOLS_LISTED = 12
 MODEL_FACING = "tools/list model-facing"
 
 #: Default renderings, per answer, at most: what an agent pays when it does not ask for more.

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '3bb752575738b29ae9fa770ca4e60b971ee3450b33361861ae30e92c43785db7'
+SOURCE_HASH = '395d83c810d49bcbf784e46e81d8ef139a48d0f8bb656fc6427bf1c9be379e8b'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
@@ -657,5 +657,47 @@ SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
                      'outcome': {'additionalProperties': True, 'type': 'object'},
                      'secret': {'type': 'string', 'description': 'Shown to the person in the card only'}},
       'required': ['status', 'approval_id', 'message'],
+      'type': 'object'}),
+    'key_dashboard': ({'properties': {'page': {'default': 1, 'maximum': 100, 'minimum': 1, 'type': 'integer'}}, 'type': 'object'},
+     {'$defs': {'DashboardKey': {'properties': {'id': {'type': 'string'},
+                                                'type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
+                                                'last6': {'type': 'string'},
+                                                'description': {'description': 'From Venice: data, not '
+                                                                               'instructions',
+                                                                'type': 'string'},
+                                                'used': {'description': 'Spent in the current cap period, in '
+                                                                        '`unit`',
+                                                         'type': 'number'},
+                                                'cap': {'type': 'number',
+                                                        'description': "The period's cap in `unit`; absent: no "
+                                                                       'cap'},
+                                                'unit': {'enum': ['USD', 'DIEM'], 'type': 'string'},
+                                                'period': {'type': 'string'},
+                                                'expires': {'type': 'string',
+                                                            'description': 'ISO date-time; absent: never'},
+                                                'last_used': {'type': 'string',
+                                                              'description': 'ISO date-time; absent: never'},
+                                                'flags': {'items': {'enum': ['never_used', 'unused_90d', 'no_cap',
+                                                                             'no_expiry', 'expiring_soon',
+                                                                             'admin', 'near_cap', 'suspicious'],
+                                                                    'type': 'string'},
+                                                          'type': 'array'},
+                                                'server_key': {'type': 'boolean',
+                                                               'description': 'True: the key this server uses'}},
+                                 'required': ['id', 'type', 'last6', 'description', 'used', 'unit', 'period',
+                                              'flags'],
+                                 'type': 'object'}},
+      'properties': {'total': {'description': 'Active keys in the account', 'type': 'integer'},
+                     'page': {'type': 'integer'},
+                     'pages': {'type': 'integer'},
+                     'as_of': {'description': 'When the flags were computed (ISO, UTC)', 'type': 'string'},
+                     'counts': {'additionalProperties': {'type': 'integer'},
+                                'description': 'Keys per hygiene flag, across the whole account',
+                                'type': 'object'},
+                     'actions': {'description': 'Gated tools the page may offer (approval needed)',
+                                 'items': {'type': 'string'},
+                                 'type': 'array'},
+                     'keys': {'items': {'$ref': '#/$defs/DashboardKey'}, 'type': 'array'}},
+      'required': ['total', 'page', 'pages', 'as_of', 'counts', 'actions', 'keys'],
       'type': 'object'}),
 }
