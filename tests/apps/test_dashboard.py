@@ -190,11 +190,11 @@ async def test_revoke_clicked_in_the_dashboard_needs_the_typed_last_six_and_revo
     async with Client(server, mode="2026-07-28", extensions=APPS) as client:
         html, tool, result = await opened(client)
         total = result.structured_content["total"]
-        assert result.structured_content["actions"] == ["revoke_key"], "no rotate_key on this server"
+        assert result.structured_content["actions"] == ["revoke_key", "rotate_key"]
         async with dashboard(client, html, result, tool, width=360) as host:
             frame = host.frame
             row = frame.locator(f'{ROWS}[data-id="{key.id}"]')
-            assert await frame.locator('button[data-action="rotate_key"]').count() == 0
+            assert await frame.locator('button[data-action="rotate_key"]').count() > 0
             await row.locator('button[data-action="revoke_key"]').click()
             await host.expect(frame.locator("#title")).to_have_text("Revoke this key?")
             await host.expect(frame.locator("#changes")).to_contain_text(key.id)
@@ -260,3 +260,25 @@ async def test_the_servers_own_key_has_no_revoke_button_and_read_only_has_none(m
                 await host.expect(buttons).to_have_count(0 if read_only else len(keys) - 1)
                 mine_row = frame.locator(f'{ROWS}[data-id="{mine["id"]}"]')
                 await host.expect(mine_row.locator(".chips")).to_contain_text("this server's key")
+
+
+async def test_rotate_clicked_in_the_dashboard_goes_through_the_approval_and_rotates(server, tmp_path):
+    key = revocable(server)
+    before = set(runtime_of(server).sandbox.keys)
+    async with Client(server, mode="2026-07-28", extensions=APPS) as client:
+        html, tool, result = await opened(client)
+        async with dashboard(client, html, result, tool, width=1280) as host:
+            frame = host.frame
+            await frame.locator(f'{ROWS}[data-id="{key.id}"] button[data-action="rotate_key"]').click()
+            await host.expect(frame.locator("#title")).to_have_text("Rotate this key?")
+            await host.expect(frame.locator("#changes")).to_contain_text("(rotated)")
+            assert set(runtime_of(server).sandbox.keys) == before, "nothing happens before the approval"
+            await frame.locator("#typed").fill(key.last6)
+            await frame.locator("#approve").click()
+            await host.expect(frame.locator("#outcome")).to_contain_text("Rotated")
+            await host.expect(frame.locator("#show-secret")).to_be_visible()  # the new secret, to the person
+            await shot(host, tmp_path, "dashboard-rotate-approved-1280")
+            assert not page_errors(host), page_errors(host)
+    made = set(runtime_of(server).sandbox.keys) - before
+    assert len(made) == 1 and runtime_of(server).sandbox.keys[key.id].expires_at is not None
+    assert [c.name for c in host.tool_calls][:3] == ["rotate_key", "approve_action", "key_dashboard"]

@@ -87,7 +87,7 @@ async def test_without_apps_the_answer_is_counts_then_one_line_per_flagged_key(s
     assert "description reads like instructions" in line
     mine = next(k for k in sc["keys"] if k["last6"] == rt.own_key_last6)
     assert mine["server_key"] is True
-    assert sc["actions"] == ["revoke_key"]
+    assert sc["actions"] == ["revoke_key", "rotate_key"]
 
 
 async def test_a_500_key_account_stays_compact_in_text(make_server):
