@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '395d83c810d49bcbf784e46e81d8ef139a48d0f8bb656fc6427bf1c9be379e8b'
+SOURCE_HASH = 'f77ded789e19222c120fb625ee9d7fa4efc5af3bb833bfcc78323a4d53fb0cbb'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},

@@ -299,7 +299,7 @@ async def _retire(
         old=old_side,
         new=new,
         check=check,
-        message=f"Rotated: new key …{new.last6} ({new.id}) made;{secret_at} {step}.",
+        message=f"Rotated: new key …{new.last6} ({new.id}) made.{secret_at} Now {step}.",
     )
     return result(out, f"{out.message}\n{check}")
 
