@@ -27,9 +27,9 @@ from typing import Any
 
 import anyio
 
-from venice_keys_mcp.bench.procs import Sandbox, loopback_sandbox, server_command
-from venice_keys_mcp.bench.stats import linear_fit
-from venice_keys_mcp.bench.stdio_rpc import RpcProcess, rpc_process
+from benchmarks.procs import Sandbox, loopback_sandbox, server_command
+from benchmarks.stats import linear_fit
+from benchmarks.stdio_rpc import RpcProcess, rpc_process
 
 SIZES = (50, 100, 250, 500)
 BULK = 50
