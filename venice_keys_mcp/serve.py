@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from venice_keys_mcp import __version__
-from venice_keys_mcp.settings import Settings
+from venice_keys_mcp.settings import Settings, env_name
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -224,7 +224,7 @@ def _stdio_hints(settings: Settings) -> list[str]:
     claude = ["claude", "mcp", "add", *env_flags, "venice-keys", "--", *command, *args]
     config: dict[str, object] = {"command": command[0], "args": [*command[1:], *args]}
     if not settings.sandbox:
-        config["env"] = {"VENICE_ADMIN_KEY": "<your ADMIN key>"}
+        config["env"] = {env_name("admin_key"): "<your ADMIN key>"}
     return [
         "This process speaks MCP on stdin/stdout: an MCP host starts it. To connect one:",
         f"  Claude Code:    {shlex.join(claude)}",
