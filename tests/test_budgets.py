@@ -162,6 +162,7 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
         pydantic.json_schema.GenerateJsonSchema.generate = counting
 
         from venice_keys_mcp.server import build_server
+        from venice_keys_mcp.sdk_adapter import registered_tools
         from venice_keys_mcp.settings import Settings
         from venice_keys_mcp.tools import views
 
@@ -170,7 +171,7 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
             secrets_dir={str(tmp_path / "secrets")!r},
             audit_log={str(tmp_path / "audit.jsonl")!r},
         ))
-        tools = server._tool_manager.list_tools()
+        tools = registered_tools(server)
 
         async def listing():
             async with Client(server, mode="legacy") as client:

@@ -22,6 +22,7 @@ from venice_keys_mcp.runtime import Runtime, build_runtime
 from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
+from venice_keys_mcp.sdk_adapter import drop_request_handlers, has_prompts
 from venice_keys_mcp.settings import Settings
 from venice_keys_mcp.tools import approval, create, keys, limits, patch, revoke, web3
 from venice_keys_mcp.tools.approval import CARD_URI, Actions, AppOnlyTools, card_html
@@ -135,8 +136,5 @@ def offer_only_what_exists(server: MCPServer) -> None:
     and a `prompts/*` request gets JSON-RPC's own answer to an unserved method (-32601),
     with nothing logged. An unknown resource already gets -32602 from the SDK.
     """
-    if server._prompt_manager.list_prompts():
-        return
-    handlers = server._lowlevel_server._request_handlers
-    for method in PROMPT_METHODS:
-        handlers.pop(method, None)
+    if not has_prompts(server):
+        drop_request_handlers(server, PROMPT_METHODS)

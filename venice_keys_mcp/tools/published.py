@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '1f4b090a3e632fe80dad2b48537b98cc2b1de459658496e4d9a9c68fa226f950'
+SOURCE_HASH = '73d64d14a29bdee090586e9cc99dc3540bcf4a22ceaaa1e635eb0ba35d4df446'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
