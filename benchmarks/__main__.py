@@ -39,7 +39,7 @@ def _sections(quick: bool, workdir: Path) -> dict[str, Callable[[], dict[str, An
     from benchmarks.context import measure_context_cost
     from benchmarks.memory import measure_memory
     from benchmarks.overhead import measure_overhead
-    from benchmarks.scale import measure_scale
+    from benchmarks.scale import TAIL_CALLS, measure_scale
 
     pick = 1 if quick else 0
     sizes, repeats = RUNS["scale"][pick]
@@ -48,7 +48,7 @@ def _sections(quick: bool, workdir: Path) -> dict[str, Callable[[], dict[str, An
         "overhead": lambda: measure_overhead(RUNS["overhead"][pick], workdir / "overhead"),
         "context": lambda: measure_context_cost(workdir / "context"),
         "memory": lambda: measure_memory(RUNS["memory"][pick], workdir / "memory"),
-        "scale": lambda: measure_scale(sizes, repeats, workdir / "scale"),
+        "scale": lambda: measure_scale(sizes, repeats, workdir / "scale", TAIL_CALLS[pick]),
     }
 
 
