@@ -1,27 +1,31 @@
 """The benchmark cannot silently break: its context section runs and its JSON holds the budgets.
 
-`python -m venice_keys_mcp.bench` is not part of the suite (it times things, and needs a
+`python -m benchmarks` is not part of the suite (it times things, and needs a
 quiet machine); this runs its one untimed section as a user would, from another
-directory and without `--json`, so the default JSON file, the machine description and
+directory (with the clone on `PYTHONPATH`: the benchmark is a folder of the clone, not
+part of the installed package) and without `--json`, so the default JSON file, the machine description and
 the budget verdicts are all checked. Nothing here is timed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from venice_keys_mcp.bench.context import ACCOUNT_KEYS, BUDGETS, MODEL_FACING_PER_TOOL, TOOLS_LISTED
+from benchmarks.context import ACCOUNT_KEYS, BUDGETS, MODEL_FACING_PER_TOOL, TOOLS_LISTED
 
+CLONE = Path(__file__).resolve().parents[1]
 BENCH_TIMEOUT = 300  # a few seconds idle; generous for a shared machine
 
 
 def test_quick_context_benchmark_writes_json_with_the_budgets_met(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "venice_keys_mcp.bench", "--quick", "--only", "context"],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "context"],
         cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(CLONE)},
         capture_output=True,
         text=True,
         timeout=BENCH_TIMEOUT,

@@ -1,12 +1,12 @@
 """What every session pays for this server, guarded without timing anything.
 
-The timed numbers come from `python -m venice_keys_mcp.bench` (see docs/benchmarks.md);
+The timed numbers come from `python -m benchmarks` (see docs/benchmarks.md);
 these tests keep what can be checked exactly from regressing between benchmark runs:
 
 - the context budgets: every byte of a tool's name, description and input schema (what
   hosts give the model of `tools/list`; output schemas are not shown to it and are fully
   typed) and of a default answer is taken from an agent's context. Measured with the benchmark's own function
-  (`venice_keys_mcp.bench.context.measure_in_memory`) on the benchmark's server (the
+  (`benchmarks.context.measure_in_memory`) on the benchmark's server (the
   sandbox with 500 keys and a full breach log), built in memory;
 - what a list entry leaves out to stay small, and that `get_key` still shows it;
 - that start-up imports neither the HTTP client layer nor the benchmark, and builds no
@@ -29,7 +29,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from mcp import Client
 
-from venice_keys_mcp.bench.context import TOOLS_LISTED
+from benchmarks.context import TOOLS_LISTED
 from venice_keys_mcp.safety import fencing
 from venice_keys_mcp.safety.fencing import clean_untrusted
 
@@ -43,7 +43,7 @@ FULL_BREACH_LOG = 50
 @pytest.mark.anyio
 async def test_the_budget_account_is_as_large_as_the_budgets_say(tmp_path: Path) -> None:
     """The budgets are about 500 keys and a full breach log: a seed change must not shrink them."""
-    from venice_keys_mcp.bench.context import ACCOUNT_KEYS, budget_server
+    from benchmarks.context import ACCOUNT_KEYS, budget_server
 
     server = budget_server(tmp_path)
     state = server.runtime.sandbox
@@ -60,7 +60,7 @@ async def test_the_budget_account_is_as_large_as_the_budgets_say(tmp_path: Path)
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_default_answers_fit_their_context_budgets(tmp_path: Path, mode: str) -> None:
-    from venice_keys_mcp.bench.context import BUDGETS, budget_server, measure_in_memory
+    from benchmarks.context import BUDGETS, budget_server, measure_in_memory
 
     cost = await measure_in_memory(budget_server(tmp_path), mode=mode)
 
@@ -70,7 +70,7 @@ async def test_default_answers_fit_their_context_budgets(tmp_path: Path, mode: s
 
 @pytest.mark.anyio
 async def test_list_entries_leave_out_defaults_that_get_key_shows(tmp_path: Path) -> None:
-    from venice_keys_mcp.bench.context import budget_server
+    from benchmarks.context import budget_server
 
     async with Client(budget_server(tmp_path), mode="legacy") as client:
         listed = (await client.call_tool("list_keys", {"page_size": 100})).structured_content
@@ -116,7 +116,7 @@ def test_server_start_up_builds_no_http_client_and_imports_no_benchmark(tmp_path
     assert at_start["client_built"] is False and after_use["client_built"] is True
     assert "venice_keys_mcp.venice.client" not in at_start["loaded"]
     assert "venice_keys_mcp.venice._wire" not in at_start["loaded"]
-    assert not [m for m in at_start["loaded"] if m.startswith("venice_keys_mcp.bench")]
+    assert not [m for m in at_start["loaded"] if m.startswith("benchmarks")]
 
 
 def test_sandbox_start_up_leaves_the_sandbox_app_for_the_first_call(tmp_path: Path) -> None:
@@ -163,6 +163,7 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
         pydantic.json_schema.GenerateJsonSchema.generate = counting
 
         from venice_keys_mcp.server import build_server
+        from venice_keys_mcp.sdk_adapter import registered_tools
         from venice_keys_mcp.settings import Settings
         from venice_keys_mcp.tools import views
 
@@ -171,7 +172,7 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
             secrets_dir={str(tmp_path / "secrets")!r},
             audit_log={str(tmp_path / "audit.jsonl")!r},
         ))
-        tools = server._tool_manager.list_tools()
+        tools = registered_tools(server)
 
         async def listing():
             async with Client(server, mode="legacy") as client:

@@ -137,12 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     The scrubber starts with the secrets the environment holds (see `console.env_secrets`);
     the server hands it on to its runtime's, which also learns each new key's secret.
     """
-    import os
-
     from venice_keys_mcp.safety.console import env_secrets, scrubbed_output
     from venice_keys_mcp.safety.secrets import Scrubber
 
-    with scrubbed_output(Scrubber(env_secrets(os.environ))):
+    with scrubbed_output(Scrubber(env_secrets())):
         try:
             return _main(argv)
         except Exception:
@@ -165,8 +163,14 @@ def _main(argv: Sequence[str] | None) -> int:
             from pathlib import Path
 
             from venice_keys_mcp.safety.audit import main_verify
+            from venice_keys_mcp.settings import env_value
 
-            return main_verify(Path(args.file) if args.file else None, sandbox=args.sandbox)
+            return main_verify(
+                Path(args.file) if args.file else None,
+                sandbox=args.sandbox,
+                configured_path=env_value("audit_log"),
+                signing_key=env_value("signing_key"),
+            )
         settings = _settings(args)
         if settings is None:
             return EXIT_USAGE

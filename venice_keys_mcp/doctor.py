@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from venice_keys_mcp.safety.console import display_url
-from venice_keys_mcp.settings import DEFAULT_BASE_URL, Settings
+from venice_keys_mcp.settings import DEFAULT_BASE_URL, Settings, env_name
 
 if TYPE_CHECKING:
     from venice_keys_mcp.venice import VeniceClient
@@ -66,8 +66,8 @@ async def _checks(settings: Settings) -> list[Check]:
         if not settings.sandbox:
             await client.aclose()
         await rt.aclose()
-    out.append(_writable_dir(rt.secrets_dir, "secrets directory", "VENICE_KEYS_SECRETS_DIR"))
-    out.append(_writable_dir(rt.audit.path.parent, "audit log directory", "VENICE_KEYS_AUDIT_LOG"))
+    out.append(_writable_dir(rt.secrets_dir, "secrets directory", env_name("secrets_dir")))
+    out.append(_writable_dir(rt.audit.path.parent, "audit log directory", env_name("audit_log")))
     out += [Check(True, note, mark="note") for note in rt.notes]
     if settings.confirm == "off":
         out.append(Check(True, "confirmation is off: revokes happen without asking anyone", mark="WARN"))

@@ -30,7 +30,7 @@ from venice_keys_mcp.safety.console import url_secrets
 from venice_keys_mcp.safety.policy import PolicySettings
 from venice_keys_mcp.safety.secrets import Scrubber, default_secrets_dir
 from venice_keys_mcp.safety.tokens import ConfirmationTokens, load_signing_key
-from venice_keys_mcp.settings import Settings
+from venice_keys_mcp.settings import Settings, env_name
 
 if TYPE_CHECKING:
     import httpx2
@@ -102,7 +102,7 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
     )
     if not configured:
         notes.append(
-            "confirmation tokens are valid only in this process (set VENICE_KEYS_SIGNING_KEY to share)"
+            f"confirmation tokens are valid only in this process (set {env_name('signing_key')} to share)"
         )
 
     admin = settings.admin_key.get_secret_value() if settings.admin_key else None

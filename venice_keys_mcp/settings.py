@@ -2,21 +2,27 @@
 
 Every knob an operator has is here, with the environment variable that sets it, so the
 README's settings table, `doctor` and the error messages can all name the same thing.
+
+This is the only module that names a `VENICE_*` variable or reads `os.environ`: other
+modules take their values from `Settings` (or are handed them) and name a variable in a
+message through `env_name` (`tests/test_layout.py` scans the package for strays). It
+imports nothing from the package, so every layer may import it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-
-from venice_keys_mcp.safety.tokens import load_signing_key
 
 DEFAULT_BASE_URL = "https://api.venice.ai/api/v1"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -61,6 +67,95 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "timeout": ("VENICE_KEYS_TIMEOUT",),
     "log_level": ("VENICE_KEYS_LOG_LEVEL",),
 }
+
+#: Variables read only by the test suite's hooks, never set by an operator (not in the README table).
+TEST_HOOK_ENV: dict[str, str] = {
+    # `sandbox.persist`: stop the N-th save of the sandbox's state mid-write (see `_crash_point` there).
+    "sandbox_crash_point": "VENICE_KEYS_SANDBOX_TEST_CRASH_POINT",
+}
+
+#: The settings whose values are secrets: their variables are scrubbed from everything printed.
+SECRET_FIELDS = ("admin_key", "http_token", "signing_key")
+
+#: A token signing key shorter than this (in bytes) is refused.
+MIN_SIGNING_KEY_BYTES = 32
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def env_name(field: str) -> str:
+    """The variable that sets `field` (its first name), for messages telling a person what to set."""
+    return ENV_VARS[field][0]
+
+
+def env_value(field: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The raw value of `field`'s variable (first name set, stripped; a bundle's unfilled
+    template counts as unset), for commands that must not fail on an unrelated setting."""
+    env = os.environ if env is None else env
+    for name in ENV_VARS[field]:
+        raw = env.get(name)
+        if raw is not None and raw.strip() and not _unfilled(raw):
+            return raw.strip()
+    return None
+
+
+def hook_value(name: str) -> str | None:
+    """The value of a test-suite hook variable (`TEST_HOOK_ENV`); None outside tests."""
+    return os.environ.get(TEST_HOOK_ENV[name])
+
+
+def secret_env_values(env: Mapping[str, str] | None = None) -> tuple[list[str], str]:
+    """The values of the secret settings' variables that are set, and the raw base URL (its
+    userinfo and query may hold credentials; `safety.console.url_secrets` takes them out)."""
+    env = os.environ if env is None else env
+    names = [name for field in SECRET_FIELDS for name in ENV_VARS[field]]
+    found = [env[name].strip() for name in names if env.get(name, "").strip()]
+    return found, env.get(env_name("base_url"), "")
+
+
+def parse_signing_key(value: str) -> bytes:
+    """The token signing key's bytes: hex, or base64 (standard or url-safe), of at least
+    `MIN_SIGNING_KEY_BYTES`. Raises ValueError naming the variable, never repeating the value."""
+    text = value.strip()
+    key: bytes | None = None
+    if len(text) % 2 == 0 and _HEX.fullmatch(text):
+        key = bytes.fromhex(text)
+    else:
+        try:
+            key = base64.b64decode(
+                text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+            )
+        except (binascii.Error, ValueError):
+            key = None
+    name = env_name("signing_key")
+    hint = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+    if key is None:
+        raise ValueError(f"{name} is neither hex nor base64; {hint}")
+    if len(key) < MIN_SIGNING_KEY_BYTES:
+        raise ValueError(
+            f"{name} is only {len(key)} bytes long; it needs at least {MIN_SIGNING_KEY_BYTES}. {hint}"
+        )
+    return key
+
+
+SyslogTarget = str | tuple[str, int] | None
+
+
+def parse_syslog_target(value: str) -> SyslogTarget:
+    """The audit syslog copy's address: None for the local syslog (``1``), a path for a unix
+    socket, (host, port) for UDP. `safety.syslog_sink` resolves None to the local socket.
+
+    Raises ValueError with a sentence naming the rule (never the value).
+    """
+    text = value.strip()
+    if text.lower() in _TRUE:
+        return None
+    if text.startswith("/"):
+        return text
+    host, sep, port = text.rpartition(":")
+    if sep and host and port.isdigit() and 0 < int(port) < 65536:
+        return host.strip("[]"), int(port)
+    raise ValueError("use 1 (the local syslog), a unix socket path such as /dev/log, or host:port for UDP")
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -114,9 +209,7 @@ class Settings(BaseModel):
     @classmethod
     def _syslog_address(cls, value: str | None) -> str | None:
         if value is not None:
-            from venice_keys_mcp.safety.syslog_sink import parse_syslog_address
-
-            parse_syslog_address(value)  # its ValueError names the rule
+            parse_syslog_target(value)  # its ValueError names the rule
         return value
 
     @property
@@ -178,11 +271,13 @@ class Settings(BaseModel):
         _check_base_url(self.base_url)
         if self.admin_key is not None and not _header_safe(self.admin_key.get_secret_value()):
             raise SettingsError(
-                "Invalid VENICE_ADMIN_KEY: it contains spaces or control characters; check how it was pasted."
+                f"Invalid {env_name('admin_key')}: it contains spaces or control characters; "
+                "check how it was pasted."
             )
         if self.signing_key is not None:
             try:
-                load_signing_key(self.signing_key.get_secret_value())
+                if self.signing_key.get_secret_value().strip():
+                    parse_signing_key(self.signing_key.get_secret_value())
             except ValueError as exc:  # its message names the variable and never repeats the value
                 raise SettingsError(str(exc)) from None
         if self.http_token is not None:
@@ -247,14 +342,14 @@ MAX_SHOWN_VALUE = 8
 def shown_value(raw: str) -> str:
     """`=<value>` for an error line, or " (value not shown)" when the value could be a secret.
 
-    A value is repeated only when it is short, printable ASCII and not shaped like a
-    secret; the message names the variable and the rule either way.
+    A value is repeated only when it is short and printable ASCII; the message names the
+    variable and the rule either way. No secret shape the scrubber knows fits in
+    `MAX_SHOWN_VALUE` characters (the shortest, ``Bearer`` and eight token characters, has
+    fifteen), so the length rule alone keeps secrets out (`tests/server/test_settings.py` checks).
     """
-    from venice_keys_mcp.safety.secrets import Scrubber
-
     if len(raw) > MAX_SHOWN_VALUE or not (raw.isascii() and raw.isprintable()):
         return " (value not shown)"
-    return " (value not shown)" if Scrubber().contains_secret(raw) else f"={raw!r}"
+    return f"={raw!r}"
 
 
 def shown_entry(entry: str, number: int) -> str:
@@ -314,10 +409,8 @@ def _parse(field: str, name: str, raw: str) -> Any:
     if field == "audit_syslog":
         if raw.lower() in _FALSE:
             return None
-        from venice_keys_mcp.safety.syslog_sink import parse_syslog_address
-
         try:
-            parse_syslog_address(raw)
+            parse_syslog_target(raw)
         except ValueError as exc:
             raise SettingsError(f"Invalid {name}: {exc}.") from None
         return raw
@@ -332,7 +425,7 @@ def _cap(name: str, raw: str) -> float:
     """An operator cap: a finite number from 0 to Venice's largest cap. `inf`, `nan` and `1e999`
     parse as floats but bound nothing (a NaN compares false with every cap), so they are refused.
     The value is not repeated: a secret pasted into the wrong variable must not be echoed."""
-    unit = "US dollars" if name.endswith("USD") else "DIEM"
+    unit = "US dollars" if name == env_name("max_usd") else "DIEM"
     try:
         value = float(raw)
     except ValueError:

@@ -35,6 +35,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
 from venice_keys_mcp.call_log import held_lines
+from venice_keys_mcp.sdk_adapter import context_streams, lowlevel_server
 
 log = logging.getLogger("venice_keys_mcp.stdio")
 
@@ -44,7 +45,7 @@ MAX_LINE = 64 * 1024 * 1024
 
 async def serve_stdio(server: MCPServer) -> None:
     """What `MCPServer.run("stdio")` does, over the faster transport where it applies."""
-    low = server._lowlevel_server
+    low = lowlevel_server(server)
     async with _streams() as (read_stream, write_stream):
         await low.run(read_stream, write_stream, low.create_initialization_options())
 
@@ -73,11 +74,12 @@ def _one_stream_each_way() -> bool:
 
 @contextlib.asynccontextmanager
 async def _streams() -> AsyncIterator[tuple[Any, Any]]:
+    create_context_streams = context_streams()
     try:
         import fcntl
-
-        from mcp.shared._context_streams import create_context_streams
-    except ImportError:  # no fcntl (Windows) or another SDK layout: the SDK's transport
+    except ImportError:  # no fcntl (Windows): the SDK's transport
+        fcntl = None  # type: ignore[assignment]
+    if create_context_streams is None:  # another SDK layout: the SDK's transport
         fcntl = None  # type: ignore[assignment]
     claimed: list[_Claim] = []
     if fcntl is not None and _one_stream_each_way():

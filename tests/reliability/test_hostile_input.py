@@ -30,6 +30,7 @@ from mcp import Client
 
 from tests.reliability.rig import Rig, build_rig, text
 from tests.support.eras import DEFAULT_ERA
+from venice_keys_mcp.sdk_adapter import registered_tools
 
 CALL_BOUND = 15.0  # seconds; a hang fails the example
 EXAMPLES = 30
@@ -200,7 +201,7 @@ class Harness:
 def _nullable(rig: Rig) -> dict[str, set[str]]:
     """Per tool, the arguments whose Python type admits None (the server reads null as "omitted")."""
     out = {}
-    for tool in rig.server._tool_manager.list_tools():
+    for tool in registered_tools(rig.server):
         props = tool.fn_metadata.arg_model.model_json_schema().get("properties", {})
         out[tool.name] = {n for n, p in props.items() if {"type": "null"} in p.get("anyOf", [])}
     return out

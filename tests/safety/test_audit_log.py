@@ -258,10 +258,13 @@ def test_append_after_the_newest_entries_were_deleted_keeps_the_gap_visible(tmp_
     assert "#5 follows #2" in report.reason
 
 
-def test_default_audit_path_prefers_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("VENICE_KEYS_AUDIT_LOG", str(tmp_path / "a.jsonl"))
-    assert default_audit_path() == tmp_path / "a.jsonl"
-    monkeypatch.delenv("VENICE_KEYS_AUDIT_LOG")
+def test_the_audit_path_comes_from_the_settings_else_the_state_directory(tmp_path):
+    from venice_keys_mcp.runtime import audit_path_for
+    from venice_keys_mcp.settings import Settings
+
+    configured = Settings.load({"VENICE_KEYS_AUDIT_LOG": str(tmp_path / "a.jsonl")})
+    assert audit_path_for(configured) == tmp_path / "a.jsonl"
+    assert audit_path_for(Settings.load({})) == default_audit_path()
     assert default_audit_path() == platformdirs.user_state_path("venice-keys-mcp") / "audit.jsonl"
 
 

@@ -311,9 +311,11 @@ def test_main_verify_exit_codes_and_report(log_path, tmp_path, capsys):
     assert "cannot be read" in capsys.readouterr().out
 
 
-def test_main_verify_uses_the_default_path(tmp_path, monkeypatch, capsys):
+def test_audit_verify_uses_the_configured_path(tmp_path, monkeypatch, capsys):
+    from venice_keys_mcp.cli import main
+
     monkeypatch.setenv("VENICE_KEYS_AUDIT_LOG", str(tmp_path / "nope.jsonl"))
-    assert main_verify(None) == 2
+    assert main(["audit", "verify"]) == 2
     assert "nope.jsonl" in capsys.readouterr().out
 
 
@@ -373,11 +375,13 @@ def test_main_verify_uses_the_key_derived_from_the_signing_key(tmp_path, monkeyp
     )
     assert main_verify(path) == 1  # no signing key here: the entry's key is unknown
     assert "which this check does not have" in capsys.readouterr().out
+    from venice_keys_mcp.cli import main
+
     monkeypatch.setenv("VENICE_KEYS_SIGNING_KEY", signing.hex())
-    assert main_verify(path) == 0
+    assert main(["audit", "verify", "--file", str(path)]) == 0
     assert "derived from VENICE_KEYS_SIGNING_KEY" in capsys.readouterr().out
     monkeypatch.setenv("VENICE_KEYS_SIGNING_KEY", "zz")
-    assert main_verify(path) == 2
+    assert main(["audit", "verify", "--file", str(path)]) == 2
     assert "VENICE_KEYS_SIGNING_KEY is only 1 bytes long" in capsys.readouterr().out
 
 

@@ -184,8 +184,12 @@ def test_delivery_meta_cannot_add_lines_or_other_secrets(tmp_path, canary, new_c
     assert "# echo: again [REDACTED]" in lines
 
 
-def test_default_secrets_dir_prefers_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("VENICE_KEYS_SECRETS_DIR", str(tmp_path / "mine"))
-    assert default_secrets_dir() == tmp_path / "mine"
-    monkeypatch.delenv("VENICE_KEYS_SECRETS_DIR")
+def test_the_secrets_dir_comes_from_the_settings_else_the_data_directory(tmp_path):
+    from venice_keys_mcp.runtime import build_runtime
+    from venice_keys_mcp.settings import Settings
+
+    env = {"VENICE_ADMIN_KEY": "k" * 20, "VENICE_KEYS_SECRETS_DIR": str(tmp_path / "mine")}
+    env["VENICE_KEYS_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+    env["VENICE_KEYS_STATE_DIR"] = str(tmp_path / "state")
+    assert build_runtime(Settings.load(env)).secrets_dir == tmp_path / "mine"
     assert default_secrets_dir() == platformdirs.user_data_path("venice-keys-mcp") / "secrets"

@@ -13,6 +13,7 @@ from mcp_types import ElicitResult
 
 from tests.support.eras import ERAS as MODES  # noqa: F401  (the name tests here import)
 from venice_keys_mcp.runtime import Runtime
+from venice_keys_mcp.sdk_adapter import registered_tool
 from venice_keys_mcp.server import build_server
 from venice_keys_mcp.settings import TOOLSETS, Settings
 
@@ -55,7 +56,7 @@ class CheckOutputs:
         out = await call_next(ctx)
         if getattr(ctx, "method", None) != "tools/call" or not isinstance(out, dict) or out.get("isError"):
             return out  # at this depth a result is the wire's dict
-        tool = self.server._tool_manager.get_tool((getattr(ctx, "params", None) or {}).get("name"))
+        tool = registered_tool(self.server, (getattr(ctx, "params", None) or {}).get("name"))
         structured = out.get("structuredContent")
         if tool is not None and out.get("resultType") != "input_required":
             assert structured is not None, f"{tool.name} answered without structuredContent"

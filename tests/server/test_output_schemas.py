@@ -16,6 +16,7 @@ from typing import Any, get_args
 import pytest
 from mcp import Client
 
+from venice_keys_mcp.sdk_adapter import registered_tool
 from venice_keys_mcp.server import build_server
 from venice_keys_mcp.settings import Settings
 from venice_keys_mcp.tools import published
@@ -41,7 +42,7 @@ def _nodes(schema: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _output_model(server: Any, name: str) -> Any:
-    tool = server._tool_manager.get_tool(name)
+    tool = registered_tool(server, name)
     return get_args(inspect.signature(tool.fn, eval_str=True).return_annotation)[1]
 
 

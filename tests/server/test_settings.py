@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from support.server_process import run_cli, server_env
 
 from venice_keys_mcp import cli
-from venice_keys_mcp.settings import Settings, SettingsError
+from venice_keys_mcp.settings import MAX_SHOWN_VALUE, Settings, SettingsError, shown_value
 
 BAD_PORTS = ["http://127.0.0.1:abc/api/v1", "https://api.venice.ai:99999/api/v1", "http://localhost:0/api/v1"]
 
@@ -72,3 +74,14 @@ def test_a_real_process_with_a_non_numeric_port_exits_2_without_a_traceback(tmp_
         "venice-keys-mcp: Invalid VENICE_BASE_URL: its port is not a number from 1 to 65535; "
         "use an http(s) URL such as https://api.venice.ai/api/v1."
     ]
+
+
+@hypothesis.settings(max_examples=500, deadline=None)
+@hypothesis.given(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=MAX_SHOWN_VALUE))
+def test_no_value_short_enough_to_be_shown_is_shaped_like_a_secret(raw):
+    """`shown_value` repeats short printable values without asking the scrubber (settings imports
+    no `safety`): that is safe only while no secret shape fits in `MAX_SHOWN_VALUE` characters."""
+    from venice_keys_mcp.safety.secrets import Scrubber
+
+    assert shown_value(raw) == f"={raw!r}"
+    assert not Scrubber().contains_secret(raw)

@@ -80,7 +80,7 @@ async def test_tools_list_has_exactly_the_default_tools_with_annotations(server,
 
 async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(server):
     """Name, description and input schema: what hosts put in the model's context (output schemas are not)."""
-    from venice_keys_mcp.bench.context import MODEL_FACING_PER_TOOL, model_facing_bytes
+    from benchmarks.context import MODEL_FACING_PER_TOOL, model_facing_bytes
 
     async with Client(server, mode="legacy") as c:
         listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)

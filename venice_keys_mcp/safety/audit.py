@@ -64,6 +64,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import platformdirs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from venice_keys_mcp.settings import env_name
+
 from ._canonical import canonical_json, sha256_hex
 from ._fs import UnsafeFileError, fsync_dir, make_private_dirs, open_private, write_all
 from .secrets import Scrubber
@@ -95,8 +97,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 APP_NAME = "venice-keys-mcp"
-AUDIT_LOG_ENV = "VENICE_KEYS_AUDIT_LOG"
-SIGNING_KEY_ENV = "VENICE_KEYS_SIGNING_KEY"
+AUDIT_LOG_ENV = env_name("audit_log")
+SIGNING_KEY_ENV = env_name("signing_key")
 GENESIS = "0" * 64
 KEY_BYTES = 32
 #: Sandbox runs whose logs are kept; older ones are removed when a new run starts.
@@ -229,10 +231,12 @@ def load_audit_key(path: Path, *, create: bool) -> bytes | None:
     )
 
 
-def _verification_keys(key_file: Path | None = None) -> dict[str, tuple[bytes, str]]:
-    """kid -> (key, where it came from): the derived key if a signing key is set, and the key file if any."""
+def _verification_keys(
+    signing_key: str | None = None, key_file: Path | None = None
+) -> dict[str, tuple[bytes, str]]:
+    """kid -> (key, where it came from): the key derived from `signing_key` if given, and the key file's."""
     keys: dict[str, tuple[bytes, str]] = {}
-    configured = os.environ.get(SIGNING_KEY_ENV)
+    configured = signing_key
     if configured and configured.strip():
         from .tokens import load_signing_key
 
@@ -566,8 +570,8 @@ class AuditLog:
 def verify(path: Path, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
     """Check an audit log's keyed chain line by line; raises OSError if it cannot be read.
 
-    `keys` maps key ids to audit keys; by default, the key derived from
-    `VENICE_KEYS_SIGNING_KEY` (if set) and the key file (if it exists, never created here).
+    `keys` maps key ids to audit keys; by default, the key file's (if it exists, never
+    created here). `main_verify` adds the key derived from the configured signing key.
     """
     path = Path(path)
     if keys is None:
@@ -749,10 +753,7 @@ def verify(path: Path, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
 
 
 def default_audit_path() -> Path:
-    """`VENICE_KEYS_AUDIT_LOG` if set, else `audit.jsonl` in the per-user state directory."""
-    configured = os.environ.get(AUDIT_LOG_ENV)
-    if configured:
-        return Path(configured).expanduser()
+    """Where the audit log goes when `Settings.audit_log` is unset: the per-user state directory."""
     return platformdirs.user_state_path(APP_NAME) / "audit.jsonl"
 
 
@@ -830,9 +831,21 @@ def newest_sandbox_audit_log(directory: Path | None = None) -> Path | None:
 # -- `venice-keys-mcp audit verify` ---------------------------------------------------------------
 
 
-def main_verify(path: Path | None = None, *, sandbox: bool = False) -> int:
-    """`venice-keys-mcp audit verify`: print a report; exit 0 intact, 1 broken or unkeyed, 2 unreadable."""
-    if path is None and sandbox and not os.environ.get(AUDIT_LOG_ENV):
+def main_verify(
+    path: Path | None = None,
+    *,
+    sandbox: bool = False,
+    configured_path: str | None = None,
+    signing_key: str | None = None,
+) -> int:
+    """`venice-keys-mcp audit verify`: print a report; exit 0 intact, 1 broken or unkeyed, 2 unreadable.
+
+    `configured_path` and `signing_key` are the raw audit log and signing key settings
+    (`settings.env_value`): read raw, so an unrelated bad setting cannot stop a check.
+    """
+    if path is None and configured_path:
+        path = Path(configured_path).expanduser()
+    if path is None and sandbox:
         path = newest_sandbox_audit_log()
         if path is None:
             print(f"no sandbox audit log in {sandbox_audit_dir()}: run venice-keys-mcp --sandbox first")
@@ -841,7 +854,7 @@ def main_verify(path: Path | None = None, *, sandbox: bool = False) -> int:
         print(f"the newest sandbox run's log (of {count} kept in {path.parent}): {path.name}")
     path = Path(path) if path is not None else default_audit_path()
     try:
-        found = _verification_keys()
+        found = _verification_keys(signing_key)
     except ValueError as exc:  # an unusable VENICE_KEYS_SIGNING_KEY; the message never repeats it
         print(f"audit log {path}: cannot check it: {exc}")
         return 2

@@ -23,11 +23,10 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from venice_keys_mcp.safety.secrets import Scrubber
+from venice_keys_mcp.settings import secret_env_values
 
 __all__ = ["ScrubbingStream", "allow", "display_url", "env_secrets", "scrubbed_output", "url_secrets", "use"]
 
-#: The variables whose values are secrets, wherever they are printed.
-SECRET_ENV = ("VENICE_ADMIN_KEY", "VENICE_API_KEY", "VENICE_KEYS_HTTP_TOKEN", "VENICE_KEYS_SIGNING_KEY")
 
 
 class ScrubbingStream(io.TextIOBase):
@@ -138,10 +137,11 @@ def allow(*secrets: str) -> None:
         _current.allowed.update(s for s in secrets if s)
 
 
-def env_secrets(env: Mapping[str, str]) -> list[str]:
-    """Every secret the environment holds: the secret variables and the base URL's credentials."""
-    found = [env[name].strip() for name in SECRET_ENV if env.get(name, "").strip()]
-    return found + url_secrets(env.get("VENICE_BASE_URL", ""))
+def env_secrets(env: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret the environment (default `os.environ`) holds: the secret settings'
+    variables (`settings.SECRET_FIELDS`) and the base URL's credentials."""
+    found, base_url = secret_env_values(env)
+    return found + url_secrets(base_url)
 
 
 def url_secrets(url: str) -> list[str]:

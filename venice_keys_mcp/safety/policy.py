@@ -22,6 +22,8 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from venice_keys_mcp.settings import env_name
+
 __all__ = [
     "UNSET",
     "PolicyRefusal",
@@ -33,13 +35,13 @@ __all__ = [
     "describe_widening",
 ]
 
-READ_ONLY_ENV = "VENICE_KEYS_READ_ONLY"
-ALLOW_ADMIN_KEYS_ENV = "VENICE_KEYS_ALLOW_ADMIN_KEYS"
-MAX_USD_ENV = "VENICE_KEYS_MAX_USD"
-MAX_DIEM_ENV = "VENICE_KEYS_MAX_DIEM"
-MAX_EXPIRY_DAYS_ENV = "VENICE_KEYS_MAX_EXPIRY_DAYS"
+READ_ONLY_ENV = env_name("read_only")
+ALLOW_ADMIN_KEYS_ENV = env_name("allow_admin_keys")
+MAX_USD_ENV = env_name("max_usd")
+MAX_DIEM_ENV = env_name("max_diem")
+MAX_EXPIRY_DAYS_ENV = env_name("max_expiry_days")
 #: Refusals that protect the server's own key name the setting that chose that key.
-OWN_KEY_SETTING = "VENICE_ADMIN_KEY"
+OWN_KEY_SETTING = env_name("admin_key")
 
 
 class Unset:

@@ -26,6 +26,8 @@ from typing import Any
 import platformdirs
 from pydantic import BaseModel
 
+from venice_keys_mcp.settings import env_name
+
 from ._fs import make_private_dirs, write_all
 from .fencing import ELLIPSIS, _normalize, is_invisible
 
@@ -76,7 +78,7 @@ _OWN_PUNCTUATION = ("\u2026", "\u00ab", "\u00bb", "\u2039", "\u203a", "\u2014", 
 #: would eat ordinary words.
 MIN_LITERAL_LENGTH = 8
 
-SECRETS_DIR_ENV = "VENICE_KEYS_SECRETS_DIR"
+SECRETS_DIR_ENV = env_name("secrets_dir")
 
 #: Control characters other than tab, newline and carriage return: on the ASCII path these
 #: are all `normalize` has to remove.
@@ -535,10 +537,7 @@ def deliver_secret(
 
 
 def default_secrets_dir() -> Path:
-    """Where new secrets go: `VENICE_KEYS_SECRETS_DIR`, else the per-user data directory."""
-    configured = os.environ.get(SECRETS_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
+    """Where new secrets go when `Settings.secrets_dir` is unset: the per-user data directory."""
     return platformdirs.user_data_path("venice-keys-mcp") / "secrets"
 
 

@@ -1,7 +1,7 @@
 """A second, independent copy of the audit trail: every entry also goes to the local syslog.
 
 The audit log is a file the server's user can write, and so can anything running as that
-user (an agent with shell access, say). With `VENICE_KEYS_AUDIT_SYSLOG=1` each entry is
+user (an agent with shell access, say). With the audit syslog setting on, each entry is
 also sent to syslog/journald, which keeps it where that user cannot rewrite it; `audit
 verify` names this copy as the record that survives someone holding the audit key.
 
@@ -20,6 +20,8 @@ import socket
 import sys
 import threading
 
+from venice_keys_mcp.settings import parse_syslog_target
+
 __all__ = ["SyslogSink", "default_syslog_address", "parse_syslog_address"]
 
 _log = logging.getLogger(__name__)
@@ -36,20 +38,13 @@ def default_syslog_address() -> Address:
 
 
 def parse_syslog_address(value: str) -> Address:
-    """`VENICE_KEYS_AUDIT_SYSLOG` as an address: ``1`` the default, a path a unix socket, host:port UDP.
+    """The audit syslog setting as an address: ``1`` the local syslog, a path a unix socket, host:port UDP.
 
-    Raises ValueError with a sentence naming the rule (never the value: it is short, but
-    settings errors are scrubbed the same way everywhere).
+    The rule lives in `settings.parse_syslog_target` (its ValueError names the rule, never
+    the value); this resolves "the local syslog" to this machine's socket.
     """
-    text = value.strip()
-    if text.lower() in {"1", "true", "yes", "on"}:
-        return default_syslog_address()
-    if text.startswith("/"):
-        return text
-    host, sep, port = text.rpartition(":")
-    if sep and host and port.isdigit() and 0 < int(port) < 65536:
-        return host.strip("[]"), int(port)
-    raise ValueError("use 1 (the local syslog), a unix socket path such as /dev/log, or host:port for UDP")
+    target = parse_syslog_target(value)
+    return default_syslog_address() if target is None else target
 
 
 class _Handler(logging.handlers.SysLogHandler):

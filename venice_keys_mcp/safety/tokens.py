@@ -42,15 +42,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from venice_keys_mcp.settings import MIN_SIGNING_KEY_BYTES, parse_signing_key
+
 from ._canonical import canonical_json
 from .spent_tokens import SpentTokens
 
 __all__ = ["ConfirmationTokens", "TokenVerdict", "load_signing_key"]
 
-SIGNING_KEY_ENV = "VENICE_KEYS_SIGNING_KEY"
-MIN_KEY_BYTES = 32
+MIN_KEY_BYTES = MIN_SIGNING_KEY_BYTES
 _VERSION = "v1"
-_HEX = re.compile(r"[0-9a-fA-F]+")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 VerdictCode = Literal[
@@ -271,27 +271,9 @@ def _short(action: str) -> str:
 def load_signing_key(value: str | None) -> tuple[bytes, bool]:
     """The token signing key and whether it was configured (else a fresh per-process key).
 
-    `value` is `VENICE_KEYS_SIGNING_KEY`: hex or base64 (standard or url-safe) of at
-    least 32 bytes. Messages never repeat the value: it is a secret.
+    `value` is the configured signing key (`Settings.signing_key`), parsed by
+    `settings.parse_signing_key`. Messages never repeat the value: it is a secret.
     """
     if value is None or not value.strip():
         return secrets.token_bytes(MIN_KEY_BYTES), False
-    text = value.strip()
-    key: bytes | None = None
-    if len(text) % 2 == 0 and _HEX.fullmatch(text):
-        key = bytes.fromhex(text)
-    else:
-        try:
-            key = base64.b64decode(
-                text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
-            )
-        except (binascii.Error, ValueError):
-            key = None
-    hint = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
-    if key is None:
-        raise ValueError(f"{SIGNING_KEY_ENV} is neither hex nor base64; {hint}")
-    if len(key) < MIN_KEY_BYTES:
-        raise ValueError(
-            f"{SIGNING_KEY_ENV} is only {len(key)} bytes long; it needs at least {MIN_KEY_BYTES}. {hint}"
-        )
-    return key, True
+    return parse_signing_key(value), True

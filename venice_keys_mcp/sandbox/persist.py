@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from venice_keys_mcp.sandbox.state import Account, BreachEntry, DemoAccount, SandboxState, StoredKey
+from venice_keys_mcp.settings import TEST_HOOK_ENV, hook_value
 
 FORMAT = "venice-keys-mcp-sandbox-state/1"
 TEMP_SUFFIX = ".tmp"
-CRASH_POINT_ENV = "VENICE_KEYS_SANDBOX_TEST_CRASH_POINT"
+CRASH_POINT_ENV = TEST_HOOK_ENV["sandbox_crash_point"]
 CRASH_STAGES = ("torn", "written")  # half the bytes written, not synced / all written and synced
 CRASH_PAUSE_SECONDS = 120.0  # long enough for any test to kill; bounded so nothing hangs forever
 
@@ -183,7 +184,7 @@ def _crash_point() -> tuple[str, Path] | None:
     start-up) at STAGE, after writing the temp file's path to READY_FILE, so the test knows
     the kill lands mid-write. Unset (always, outside tests), it costs one environment lookup.
     """
-    spec = os.environ.get(CRASH_POINT_ENV)
+    spec = hook_value("sandbox_crash_point")
     if not spec:
         return None
     global _saves_in_this_process

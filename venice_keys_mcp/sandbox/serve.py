@@ -9,6 +9,7 @@ known before the line is printed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import ipaddress
 import json
 import logging
@@ -171,6 +172,10 @@ def run(
     config = uvicorn.Config(create_app(state), log_level="warning", access_log=False, lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = _Server(config)
+    # The seeded account and the app live as long as the process: out of the collector's
+    # sight, as in the server (`venice_keys_mcp.serve.settle_heap`), so a full collection set
+    # off by a large listing does not walk them again.
+    gc.freeze()
     try:
         server.run(sockets=[sock])
     finally:

@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'f77ded789e19222c120fb625ee9d7fa4efc5af3bb833bfcc78323a4d53fb0cbb'
+SOURCE_HASH = 'd3cf1449d0d84598bddc3d4adf9dc7636bfd916a256cf65ec85c9caab220e7a9'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},

@@ -33,13 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_parameters
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from venice_keys_mcp.sdk_adapter import (
+    ArgModelBase,
+    FuncMetadata,
+    build_resolver_plans,
+    find_context_parameter,
+    find_resolved_parameters,
+)
 from venice_keys_mcp.tools.arg_errors import ArgumentCheckedTool
 from venice_keys_mcp.tools.common import compact_schema, typed_output_schema
 

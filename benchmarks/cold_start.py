@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from venice_keys_mcp.bench.procs import minimal_command, server_command, server_env
-from venice_keys_mcp.bench.stats import summary
-from venice_keys_mcp.bench.stdio_rpc import rpc_process
+from benchmarks.procs import minimal_command, server_command, server_env
+from benchmarks.stats import summary
+from benchmarks.stdio_rpc import rpc_process
 
 TARGET_RATIO = 1.15
 
@@ -84,7 +84,7 @@ def measure_cold_start(runs: int, workdir: Path) -> dict[str, Any]:
     cpu_ratio = statistics.median(cpu["ours"]) / statistics.median(cpu["baseline"]) if cpu["ours"] else None
     return {
         "command": described,
-        "baseline_command": "python venice_keys_mcp/bench/minimal_server.py (one tool)",
+        "baseline_command": "python benchmarks/minimal_server.py (one tool)",
         "tools": tool_counts,
         "ours": summary(times["ours"]),
         "baseline": summary(times["baseline"]),

@@ -16,9 +16,9 @@ from typing import Any
 
 import anyio
 
-from venice_keys_mcp.bench.procs import Sandbox, loopback_sandbox, minimal_command, server_command, server_env
-from venice_keys_mcp.bench.stats import summary
-from venice_keys_mcp.bench.stdio_rpc import RpcProcess, rpc_process
+from benchmarks.procs import Sandbox, loopback_sandbox, minimal_command, server_command, server_env
+from benchmarks.stats import summary
+from benchmarks.stdio_rpc import RpcProcess, rpc_process
 
 TARGET_ADDED_MS = 3.0
 WARMUP = 20

@@ -1,4 +1,4 @@
-"""`python -m venice_keys_mcp.bench`: what hosts and agents pay for this server, as ratios.
+"""`python -m benchmarks`: what hosts and agents pay for this server, as ratios.
 
 Not part of the test suite and never imported by the server. Every comparison runs
 both sides in the same process, interleaved, and reports medians, because the machines

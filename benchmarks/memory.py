@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from venice_keys_mcp.bench.procs import loopback_sandbox, minimal_command, server_command, server_env
-from venice_keys_mcp.bench.stdio_rpc import RpcProcess, rpc_process
+from benchmarks.procs import loopback_sandbox, minimal_command, server_command, server_env
+from benchmarks.stdio_rpc import RpcProcess, rpc_process
 
 TARGET_RATIO = 1.3
 ACCOUNT_KEYS = 500

@@ -7,14 +7,17 @@ the account's size. A direct `VeniceClient` listing of the same account runs bes
 them, so the growth that is the server's own can be told apart from the sandbox's. On
 the largest account, bulk reads of 10, 25 and 50 keys show growth with the read's size.
 A least-squares line through the points says what one more key costs (r² near 1: a
-straight line).
+straight line). On the largest account, `TAIL_CALLS` default `list_keys` calls in a row
+give its p50 and p99: a pause (a full garbage collection, say) that hits one call in ten
+shows in the p99 and not in any median.
 
 Pass/fail ("at most linear"): for each measure, the cost per unit (per key in the
 account, per key read) at the largest size may be at most LINEAR_FACTOR times the cost
 per unit at the smallest. Linear growth with a fixed part makes that ratio 1 or less;
 quadratic growth over a 10x range makes it near 10. A ratio of two medians holds up on a
 noisy machine far better than r², which a flat (fixed-cost dominated) series or one
-slow point can sink however linear the code is.
+slow point can sink however linear the code is. The tail: p99 at most `TAIL_FACTOR`
+times p50 for `list_keys` on the largest account.
 """
 
 from __future__ import annotations
@@ -27,24 +30,22 @@ from typing import Any
 
 import anyio
 
-from venice_keys_mcp.bench.procs import Sandbox, loopback_sandbox, server_command
-from venice_keys_mcp.bench.stats import linear_fit
-from venice_keys_mcp.bench.stdio_rpc import RpcProcess, rpc_process
+from benchmarks.procs import Sandbox, loopback_sandbox, server_command
+from benchmarks.stats import linear_fit, percentile
+from benchmarks.stdio_rpc import RpcProcess, rpc_process
 
 SIZES = (50, 100, 250, 500)
 BULK = 50
 BULK_SWEEP = (10, 25, 50)
 FILTER = {"key_type": "INFERENCE", "search": "key #4", "no_cap": True}
 LINEAR_FACTOR = 2.5
+#: `list_keys` calls timed one by one on the largest account, for its p50 and p99 (full, --quick).
+TAIL_CALLS = (400, 100)
+TAIL_FACTOR = 2.0
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    return statistics.median(_samples_ms(fn, repeats))
 
 
 def _direct_list_ms(sandbox: Sandbox, repeats: int) -> float:
@@ -63,7 +64,18 @@ def _direct_list_ms(sandbox: Sandbox, repeats: int) -> float:
     return anyio.run(run)
 
 
-def _one_size(size: int, repeats: int, workdir: Path, sweep: tuple[int, ...] = ()) -> dict[str, Any]:
+def _samples_ms(fn: Callable[[], Any], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def _one_size(
+    size: int, repeats: int, workdir: Path, sweep: tuple[int, ...] = (), tail_calls: int = 0
+) -> dict[str, Any]:
     argv, _ = server_command()
     with loopback_sandbox(keys=size) as sandbox, rpc_process(argv, env=sandbox.server_env(workdir)) as server:
         server.handshake()
@@ -88,15 +100,24 @@ def _one_size(size: int, repeats: int, workdir: Path, sweep: tuple[int, ...] = (
             "direct_list_ms": _direct_list_ms(sandbox, repeats),
             "bulk_sweep_ms": {n: _median_ms(lambda n=n: bulk_read(n), bulk_repeats) for n in sweep},
         }
+        if tail_calls:
+            tail = _samples_ms(lambda: server.call_tool("list_keys", {}), tail_calls)
+            row["list_tail"] = {"calls": tail_calls, "p50": percentile(tail, 50), "p99": percentile(tail, 99)}
     row["list_us_per_key"] = 1000 * row["list_ms"] / row["keys"]
     row["filter_us_per_key"] = 1000 * row["filter_ms"] / row["keys"]
     row["bulk_ms_per_key"] = row["bulk_read_ms"] / row["bulk_keys"]
     return row
 
 
-def measure_scale(sizes: tuple[int, ...], repeats: int, workdir: Path) -> dict[str, Any]:
+def measure_scale(
+    sizes: tuple[int, ...], repeats: int, workdir: Path, tail_calls: int = TAIL_CALLS[0]
+) -> dict[str, Any]:
     sizes = tuple(sorted(sizes))
-    rows = [_one_size(size, repeats, workdir, BULK_SWEEP if size == sizes[-1] else ()) for size in sizes]
+    rows = [
+        _one_size(size, repeats, workdir, *((BULK_SWEEP, tail_calls) if size == sizes[-1] else ()))
+        for size in sizes
+    ]
+    tail = rows[-1].pop("list_tail")
     sweep: dict[int, float] = {}
     for r in rows:
         sweep.update(r.pop("bulk_sweep_ms"))
@@ -121,7 +142,15 @@ def measure_scale(sizes: tuple[int, ...], repeats: int, workdir: Path) -> dict[s
             reads[0], reads[-1], sweep[reads[0]] / reads[0], sweep[reads[-1]] / reads[-1]
         ),
     }
+    tail_ratio = tail["p99"] / tail["p50"]
     return {
+        "list_tail": {
+            "account_keys": rows[-1]["keys"],
+            **tail,
+            "ratio": tail_ratio,
+            "factor": TAIL_FACTOR,
+            "met": tail_ratio <= TAIL_FACTOR,
+        },
         "filter": FILTER,
         "bulk_keys": BULK,
         "rows": rows,
@@ -129,7 +158,7 @@ def measure_scale(sizes: tuple[int, ...], repeats: int, workdir: Path) -> dict[s
         "fits": fits,
         "linear_factor": LINEAR_FACTOR,
         "linear": checks,
-        "met": len(rows) >= 3 and all(c["met"] for c in checks.values()),
+        "met": len(rows) >= 3 and all(c["met"] for c in checks.values()) and tail_ratio <= TAIL_FACTOR,
     }
 
 

@@ -142,6 +142,19 @@ def render(results: dict[str, Any]) -> str:
             )
         )
     if scale := results.get("scale"):
+        if tail := scale.get("list_tail"):
+            lines.append(
+                _row(
+                    [
+                        f"scale: list_keys p99 / p50, {tail['account_keys']} keys",
+                        f"{tail['p99']:.1f} / {tail['p50']:.1f} ms",
+                        "",
+                        f"ratio {tail['ratio']:.2f}",
+                        f"<= {tail['factor']:g}",
+                        _ok(tail["met"]),
+                    ]
+                )
+            )
         for name, check in scale["linear"].items():
             lines.append(
                 _row(

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from venice_keys_mcp.bench.machine import describe_machine, load_average
-from venice_keys_mcp.bench.report import render
+from benchmarks.machine import describe_machine, load_average
+from benchmarks.report import render
 
 SECTIONS = ("cold_start", "overhead", "context", "memory", "scale")
 #: (full, --quick) settings per section.
@@ -35,11 +35,11 @@ DEFAULT_JSON = Path("bench-results.json")
 
 
 def _sections(quick: bool, workdir: Path) -> dict[str, Callable[[], dict[str, Any]]]:
-    from venice_keys_mcp.bench.cold_start import measure_cold_start
-    from venice_keys_mcp.bench.context import measure_context_cost
-    from venice_keys_mcp.bench.memory import measure_memory
-    from venice_keys_mcp.bench.overhead import measure_overhead
-    from venice_keys_mcp.bench.scale import measure_scale
+    from benchmarks.cold_start import measure_cold_start
+    from benchmarks.context import measure_context_cost
+    from benchmarks.memory import measure_memory
+    from benchmarks.overhead import measure_overhead
+    from benchmarks.scale import TAIL_CALLS, measure_scale
 
     pick = 1 if quick else 0
     sizes, repeats = RUNS["scale"][pick]
@@ -48,12 +48,12 @@ def _sections(quick: bool, workdir: Path) -> dict[str, Callable[[], dict[str, An
         "overhead": lambda: measure_overhead(RUNS["overhead"][pick], workdir / "overhead"),
         "context": lambda: measure_context_cost(workdir / "context"),
         "memory": lambda: measure_memory(RUNS["memory"][pick], workdir / "memory"),
-        "scale": lambda: measure_scale(sizes, repeats, workdir / "scale"),
+        "scale": lambda: measure_scale(sizes, repeats, workdir / "scale", TAIL_CALLS[pick]),
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m venice_keys_mcp.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs: a smoke test, not a result")
     parser.add_argument(
         "--json",

@@ -137,8 +137,8 @@ def measure_context_cost(workdir: Path) -> dict[str, Any]:
     """The benchmark's section: a stdio server on a 500-key sandbox, checked against in-memory."""
     import anyio
 
-    from venice_keys_mcp.bench.procs import server_command, server_env
-    from venice_keys_mcp.bench.stdio_rpc import rpc_process
+    from benchmarks.procs import server_command, server_env
+    from benchmarks.stdio_rpc import rpc_process
 
     argv, described = server_command("--sandbox", "--sandbox-keys", str(ACCOUNT_KEYS))
     with rpc_process(argv, env=server_env(workdir)) as proc:
