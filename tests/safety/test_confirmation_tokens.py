@@ -224,7 +224,11 @@ def test_load_signing_key_accepts_hex_and_base64(encode):
     assert key == raw and configured
 
 
-@pytest.mark.parametrize("value", [secrets.token_hex(16), base64.b64encode(b"x" * 31).decode()])
+@pytest.mark.parametrize(
+    "value",
+    [secrets.token_hex(16), base64.b64encode(b"x" * 31).decode()],
+    ids=["hex-16-bytes", "base64-31-bytes"],  # fixed ids: every worker must collect the same tests
+)
 def test_load_signing_key_rejects_a_short_key_without_echoing_it(value):
     with pytest.raises(ValueError) as info:
         load_signing_key(value)
