@@ -99,19 +99,7 @@ class AuditGuard:
         if "does not match the requested schema" not in text:
             return out
         tool = str(params.get("name"))
-        args = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
-        key_id = args.get("key_id")
-        try:
-            self.audit.append(
-                tool=tool,
-                key_id=key_id if isinstance(key_id, str) and _KEY_ID.fullmatch(key_id) else None,
-                args=args,
-                confirmation="elicitation",
-                outcome="refused",
-                detail="the form's answer did not match the form",
-            )
-        except AuditError as exc:  # the refusal stands either way; nothing changed
-            _log.error("refused form answer for %s not recorded: %s", tool, exc)
+        record_refusal(self.audit, params, "elicitation", "the form's answer did not match the form")
         return refusal(
             ctx,
             f"Error executing tool {tool}: Refused, and nothing was changed: the answer to the "
@@ -142,21 +130,26 @@ class ReadOnlyGuard:
         tool = params.get("name") if isinstance(params, dict) else None
         if getattr(ctx, "method", None) != "tools/call" or tool not in self.write_tools:
             return await call_next(ctx)
-        args = params.get("arguments")
-        args = args if isinstance(args, dict) else {}
-        key_id = args.get("key_id")
-        try:
-            self.audit.append(
-                tool=tool,
-                key_id=key_id if isinstance(key_id, str) and _KEY_ID.fullmatch(key_id) else None,
-                args=args,
-                confirmation="policy",
-                outcome="refused",
-                detail="read-only mode (VENICE_KEYS_READ_ONLY=1)",
-            )
-        except AuditError as exc:  # the refusal stands either way; nothing changed
-            _log.error("read-only refusal of %s not recorded: %s", tool, exc)
+        record_refusal(self.audit, params, "policy", "read-only mode (VENICE_KEYS_READ_ONLY=1)")
         return refusal(ctx, READ_ONLY_REFUSAL.format(tool=tool))
+
+
+def record_refusal(audit: AuditLog, params: dict[str, Any], confirmation: str, detail: str) -> None:
+    """Audit a call refused before its tool ran; the refusal stands even if the entry cannot be written."""
+    tool = str(params.get("name"))
+    args = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+    key_id = args.get("key_id")
+    try:
+        audit.append(
+            tool=tool,
+            key_id=key_id if isinstance(key_id, str) and _KEY_ID.fullmatch(key_id) else None,
+            args=args,
+            confirmation=confirmation,
+            outcome="refused",
+            detail=detail,
+        )
+    except AuditError as exc:  # nothing changed either way
+        _log.error("refusal of %s not recorded: %s", tool, exc)
 
 
 def refusal(ctx: Any, message: str) -> dict[str, Any]:
