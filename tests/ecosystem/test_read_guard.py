@@ -1,7 +1,7 @@
 """The read guard `.ci/run` relies on fails a session that reads beside the clone.
 
 Each test runs a real pytest session on a made-up clone in tmp_path, with a file beside it
-(where `../shared` would be), and checks the session's verdict and what it lists.
+(a sibling folder, as a reference folder beside a checkout would be), and checks the session's verdict and what it lists.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def run_session(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
     clone.mkdir()
     (clone / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
     (clone / "inside.txt").write_text("in")
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "beside.txt").write_text("out")
+    (tmp_path / "neighbour").mkdir()
+    (tmp_path / "neighbour" / "beside.txt").write_text("out")
     (clone / "test_inner.py").write_text(textwrap.dedent(body))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLONE_READ_GUARD")}
     env.update(CLONE_READ_GUARD="1", CLONE_READ_GUARD_ROOT=str(clone), PYTHONPATH=str(SUPPORT))
@@ -37,22 +37,22 @@ def test_a_read_beside_the_clone_fails_the_session_and_is_named(tmp_path: Path) 
     done = run_session(tmp_path, """
         from pathlib import Path
         def test_reads_beside():
-            assert Path("../shared/beside.txt").read_text() == "out"
+            assert Path("../neighbour/beside.txt").read_text() == "out"
     """)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 passed" in done.stdout  # the test itself passed: the guard failed the session
     assert "read guard: FAILED" in done.stdout
-    assert str((tmp_path / "shared" / "beside.txt").resolve()) in done.stdout
+    assert str((tmp_path / "neighbour" / "beside.txt").resolve()) in done.stdout
 
 
 def test_a_listing_beside_the_clone_in_a_subprocess_is_caught(tmp_path: Path) -> None:
     done = run_session(tmp_path, """
         import subprocess, sys
         def test_child_lists_beside():
-            subprocess.run([sys.executable, "-c", "import os; os.listdir('../shared')"], check=True)
+            subprocess.run([sys.executable, "-c", "import os; os.listdir('../neighbour')"], check=True)
     """)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert str((tmp_path / "shared").resolve()) in done.stdout
+    assert str((tmp_path / "neighbour").resolve()) in done.stdout
 
 
 def test_reads_inside_the_clone_and_in_temp_files_pass(tmp_path: Path) -> None:

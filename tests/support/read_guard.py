@@ -1,7 +1,7 @@
 """Fail the test session if anything reads outside the clone it runs from.
 
 A user's clone sits in a folder of its own; anything the suite reads from beside it (a
-`../shared` folder, a sibling checkout) exists only on the machine that wrote the test,
+reference folder next to the checkout, a sibling checkout) exists only on the machine that wrote the test,
 so the suite would pass there and fail for everyone else. This guard makes that a CI
 failure instead of a newcomer's surprise.
 
