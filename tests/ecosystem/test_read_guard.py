@@ -1,7 +1,8 @@
 """The read guard `.ci/run` relies on fails a session that reads beside the clone.
 
 Each test runs a real pytest session on a made-up clone in tmp_path, with a file beside it
-(a sibling folder, as a reference folder beside a checkout would be), and checks the session's verdict and what it lists.
+(in a sibling folder, as a reference folder beside a checkout would be), and checks the
+session's verdict and what it lists.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ import hmac
 import json
 import os
 import secrets
-import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._canonical import canonical_json
-from ._fs import make_private_dirs, write_all
+from ._fs import make_private_dirs, open_private, write_all
 
 __all__ = [
     "Approval",
@@ -83,7 +82,13 @@ class Approval(BaseModel):
 class ApprovalStore(Protocol):
     """What the approval path needs from storage: atomic single records, a list of pending ones."""
 
-    def add(self, approval: Approval) -> None: ...
+    def add(self, make: Callable[[float], Approval]) -> Approval:
+        """Store `make(now)`, built from the store's clock in the same transaction."""
+        ...
+
+    def look(self, approval_id: str) -> tuple[Approval | None, float]:
+        """The record (None if unknown) and the store's clock, read together."""
+        ...
 
     def get(self, approval_id: str) -> Approval | None: ...
 
@@ -91,10 +96,6 @@ class ApprovalStore(Protocol):
 
     def update(self, approval_id: str, change: Callable[[Approval, float], Approval]) -> Approval:
         """Apply `change(record, now)` atomically and store what it returns; raises KeyError if unknown."""
-        ...
-
-    def now(self) -> float:
-        """The store's clock: never earlier than any reading it has seen."""
         ...
 
 
@@ -125,8 +126,8 @@ def new_id() -> str:
 class FileApprovalStore:
     """Approvals in one JSON file (0600, in a 0700 folder), every read-modify-write under `flock`.
 
-    Opened with O_NOFOLLOW and checked to be a regular file owned by this user, as the
-    secret files are: a planted symlink or another user's file is refused, never followed.
+    Opened with `open_private`, as every file the server writes: a planted symlink or
+    another user's file is refused, never followed.
     """
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
@@ -135,22 +136,30 @@ class FileApprovalStore:
 
     # -- the interface ------------------------------------------------------------------
 
-    def add(self, approval: Approval) -> None:
+    def add(self, make: Callable[[float], Approval]) -> Approval:
+        made: list[Approval] = []
+
         def put(data: dict[str, Any], now: float) -> None:
-            data["approvals"][approval.id] = approval.model_dump(mode="json")
+            made.append(make(now))
+            data["approvals"][made[0].id] = made[0].model_dump(mode="json")
 
         self._transact(put)
+        return made[0]
 
-    def get(self, approval_id: str) -> Approval | None:
-        found: list[Approval] = []
+    def look(self, approval_id: str) -> tuple[Approval | None, float]:
+        found: list[Approval | None] = []
+        seen: list[float] = []
 
         def read(data: dict[str, Any], now: float) -> None:
             raw = data["approvals"].get(approval_id)
-            if raw is not None:
-                found.append(Approval.model_validate(raw))
+            found.append(None if raw is None else Approval.model_validate(raw))
+            seen.append(now)
 
         self._transact(read, write=False)
-        return found[0] if found else None
+        return found[0], seen[0]
+
+    def get(self, approval_id: str) -> Approval | None:
+        return self.look(approval_id)[0]
 
     def pending(self) -> list[Approval]:
         out: list[Approval] = []
@@ -179,9 +188,8 @@ class FileApprovalStore:
         return done[0]
 
     def now(self) -> float:
-        seen: list[float] = []
-        self._transact(lambda data, now: seen.append(now), write=False)
-        return seen[0]
+        """The store's clock: never earlier than any reading it has seen."""
+        return self.look("")[1]
 
     # -- the file -----------------------------------------------------------------------
 
@@ -215,13 +223,7 @@ class FileApprovalStore:
 
     def _open(self) -> int:
         make_private_dirs(self.path.parent)
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        fd = os.open(self.path, flags, 0o600)
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-            os.close(fd)
-            raise OSError(0, "not a private regular file of this user (mode 0600 expected)")
-        return fd
+        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
     @staticmethod
     def _load(fd: int) -> dict[str, Any]:

@@ -77,7 +77,6 @@ class Gate(BaseModel):
     method: Method = "not_needed"
     channel: Channel | None = None
     reason: str = ""
-    decided_by: str = ""
 
 
 # The forms' JSON schemas are what a host shows the person: a title, person-facing field
@@ -121,7 +120,6 @@ class Decision:
     method: str
     reason: str = ""
     channel: Channel | None = None
-    decided_by: str = ""
     reveal: bool = False
 
 
@@ -166,7 +164,8 @@ def client_can_elicit(ctx: Context[Any, Any]) -> bool:
         return False
 
 
-def client_shows_apps(ctx: Context[Any, Any]) -> bool:
+def client_shows_apps(ctx: Any) -> bool:
+    """Whether the client declared MCP Apps (a tool's `Context` or a middleware's request context)."""
     try:
         return client_supports_apps(ctx)
     except Exception:  # no session: no card
@@ -239,8 +238,7 @@ class Confirmer:
 
     def _peek_approval(self, approval_id: str, action: str, args: Mapping[str, object]) -> Gate:
         try:
-            a = self.approvals.get(approval_id)
-            now = self.approvals.now()
+            a, now = self.approvals.look(approval_id)
         except ApprovalError as exc:
             return Gate(decision="refused", method="terminal", reason=f"{exc} Nothing changed.")
         problem = _mismatch(a, approval_id, action, args)
@@ -269,7 +267,7 @@ class Confirmer:
             )
         if a.state == "pending":
             return Gate(decision="pending", method="terminal", reason=approval_id)
-        return Gate(decision="proceed", method="terminal", decided_by=a.decided_by or "")
+        return Gate(decision="proceed", method="terminal")
 
     # -- the body's half: turn the resolver's outcome into one decision ------------------
 
@@ -347,20 +345,12 @@ class Confirmer:
                 return Decision(
                     True, "confirmed", "elicitation", reveal=show, reason="" if show else _NOT_SHOWN_PERSON
                 )
-            case AcceptedElicitation():
+            case AcceptedElicitation() | DeclinedElicitation() | CancelledElicitation():
+                # The person said no (or did not say yes): to a reveal alone, the key is still made.
                 if reveal_only:
                     return Decision(True, "confirmed", "elicitation", reason=_NOT_SHOWN_PERSON)
-                return Decision(
-                    False, "not_confirmed", "elicitation", "The person did not approve; nothing changed."
-                )
-            case DeclinedElicitation():
-                if reveal_only:
-                    return Decision(True, "confirmed", "elicitation", reason=_NOT_SHOWN_PERSON)
-                return Decision(False, "declined", "elicitation", "The person declined; nothing changed.")
-            case CancelledElicitation():
-                if reveal_only:
-                    return Decision(True, "confirmed", "elicitation", reason=_NOT_SHOWN_PERSON)
-                return Decision(False, "cancelled", "elicitation", "The person cancelled; nothing changed.")
+                status, said = _NOT_A_YES[type(answer)]
+                return Decision(False, status, "elicitation", f"The person {said}; nothing changed.")
         return Decision(False, "refused", "unknown", "Confirmation could not be obtained; nothing changed.")
 
     def _use_approval(self, approval_id: str | None, action: str, args: Mapping[str, object]) -> Decision:
@@ -380,7 +370,7 @@ class Confirmer:
             why = exc.args[0] if isinstance(exc, _NotUsable) else str(exc)
             return Decision(False, "refused", "terminal", f"{why} Nothing changed.")
         terminal_approver.set(used.decided_by or "unknown")
-        return Decision(True, "confirmed", "terminal", decided_by=used.decided_by or "", reveal=True)
+        return Decision(True, "confirmed", "terminal", reveal=True)
 
     # -- recording what a person must decide ---------------------------------------------
 
@@ -399,22 +389,22 @@ class Confirmer:
     ) -> Pending:
         """Record a pending approval (the body's side effect); the card's nonce only for the app channel."""
         nonce = new_nonce() if channel == "app" else None
-        now = self.approvals.now()
-        approval = Approval(
-            id=new_id(),
-            kind=kind,
-            action=action,
-            digest=args_digest(action, args),
-            call=dict(call),
-            summary=[self.scrub(line) for line in summary],
-            expect=expect,
-            expect_label=expect_label,
-            nonce_digest=nonce_digest(nonce) if nonce else None,
-            secret_file=secret_file,
-            created=now,
-            expires=now + self.ttl_seconds,
+        approval = self.approvals.add(
+            lambda now: Approval(
+                id=new_id(),
+                kind=kind,
+                action=action,
+                digest=args_digest(action, args),
+                call=dict(call),
+                summary=[self.scrub(line) for line in summary],
+                expect=expect,
+                expect_label=expect_label,
+                nonce_digest=nonce_digest(nonce) if nonce else None,
+                secret_file=secret_file,
+                created=now,
+                expires=now + self.ttl_seconds,
+            )
         )
-        self.approvals.add(approval)
         return Pending(approval, nonce)
 
 
@@ -423,6 +413,11 @@ class _NotUsable(Exception):
 
 
 _NOT_SHOWN_PERSON = "the person did not agree to show the secret in the chat"
+_NOT_A_YES: dict[type, tuple[str, str]] = {
+    AcceptedElicitation: ("not_confirmed", "did not approve"),
+    DeclinedElicitation: ("declined", "declined"),
+    CancelledElicitation: ("cancelled", "cancelled"),
+}
 
 
 def _mismatch(a: Approval | None, approval_id: str, action: str, args: Mapping[str, object]) -> str:

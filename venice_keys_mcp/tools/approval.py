@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
@@ -28,7 +27,7 @@ from pydantic import Field
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.approvals import Approval, ApprovalError, nonce_matches
 from venice_keys_mcp.safety.audit_guard import refusal
-from venice_keys_mcp.safety.confirm import Confirmer
+from venice_keys_mcp.safety.confirm import Confirmer, client_shows_apps
 from venice_keys_mcp.safety.result_scrub import allow_in_result
 from venice_keys_mcp.safety.secrets import SecretDeliveryError, read_delivered_secret
 from venice_keys_mcp.tools.common import WRITE, result, venice_errors
@@ -202,23 +201,17 @@ class AppOnlyTools:
         method = getattr(ctx, "method", None)
         if not self.app_only or method not in {"tools/list", "tools/call"}:
             return await call_next(ctx)
-        if _declares_apps(ctx):
-            return await call_next(ctx)
-        if method == "tools/call":
+        if method == "tools/call":  # the capability is asked only for an app-only tool's name
             name = (getattr(ctx, "params", None) or {}).get("name")
-            if name in self.app_only:  # answered as for any tool this client was never shown
-                return refusal(ctx, f"Unknown tool: {name}")
+            if name in self.app_only and not client_shows_apps(ctx):
+                return refusal(ctx, f"Unknown tool: {name}")  # as for any tool it was never shown
             return await call_next(ctx)
         out = await call_next(ctx)
+        if client_shows_apps(ctx):
+            return out
         if isinstance(out, dict) and isinstance(out.get("tools"), list):
             out = {**out, "tools": [t for t in out["tools"] if t.get("name") not in self.app_only]}
         elif hasattr(out, "tools"):
             out = out.model_copy(update={"tools": [t for t in out.tools if t.name not in self.app_only]})
         return out
 
-
-def _declares_apps(ctx: Any) -> bool:
-    try:
-        return client_supports_apps(ctx)
-    except Exception:  # no session to ask: treat as a client without Apps
-        return False
