@@ -13,7 +13,6 @@ Starlette or SDK import.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import secrets
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import platformdirs
 
-from venice_keys_mcp.safety._fs import make_private_dirs, write_all
+from venice_keys_mcp.safety._fs import WriteFailed, create_private_file, make_private_dirs
 from venice_keys_mcp.settings import MIN_HTTP_TOKEN_CHARS, Settings
 
 APP_NAME = "venice-keys-mcp"
@@ -147,23 +146,11 @@ def _read_token(path: Path, dir_fd: int) -> str:
 
 
 def _create_token(path: Path, dir_fd: int, token: str) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path.name, flags, 0o600, dir_fd=dir_fd)
+        create_private_file(dir_fd, path.name, (token + "\n").encode("ascii"))
     except FileExistsError:
         raise
+    except WriteFailed as exc:  # removed again: a half-written file would be refused at the next start
+        raise TokenFileError(f"cannot write the HTTP token file {path}: {exc.strerror or exc}") from None
     except OSError as exc:
         raise TokenFileError(f"cannot create the HTTP token file {path}: {exc.strerror or exc}") from None
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # the umask may have taken bits away, never added: this is belt and braces
-            write_all(fd, (token + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.fsync(dir_fd)
-    except OSError as exc:
-        # A half-written file would be refused at the next start; leave nothing behind.
-        with contextlib.suppress(OSError):
-            os.unlink(path.name, dir_fd=dir_fd)
-        raise TokenFileError(f"cannot write the HTTP token file {path}: {exc.strerror or exc}") from None

@@ -10,7 +10,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from venice_keys_mcp.safety import secrets as secrets_mod
+from venice_keys_mcp.safety import _fs
 from venice_keys_mcp.safety.secrets import SecretDeliveryError, default_secrets_dir, deliver_secret
 
 
@@ -135,7 +135,7 @@ def test_delivery_errors_never_contain_the_secret(tmp_path, canary, monkeypatch)
     def failing_write(fd: int, data: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(secrets_mod, "write_all", failing_write)
+    monkeypatch.setattr(_fs, "write_all", failing_write)  # where the new file is written
     with pytest.raises(SecretDeliveryError) as info:
         deliver_secret(tmp_path, "k1", canary)
     assert "No space left" in str(info.value) and canary not in str(info.value)

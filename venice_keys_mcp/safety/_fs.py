@@ -107,3 +107,31 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class WriteFailed(OSError):
+    """A new file was created but could not be written whole; it has been removed again."""
+
+
+def create_private_file(dir_fd: int, name: str, data: bytes) -> None:
+    """Create `name` in the open folder `dir_fd` exclusively (0600, never through a link), write
+    `data` and fsync the file and the folder, so a caller that reports the file can rely on it.
+
+    Raises `FileExistsError` if the name is taken (nothing is overwritten), the `OSError` of
+    the create itself, or `WriteFailed` (from the write or fsync) after removing the
+    half-written file: a partial secret or token must not look like a whole one.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # the umask may have taken bits away, never added: belt and braces
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.fsync(dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)
+        raise WriteFailed(exc.errno, exc.strerror or str(exc)) from exc

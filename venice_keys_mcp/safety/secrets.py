@@ -9,7 +9,6 @@ that nothing else can read or replace.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
@@ -28,7 +27,7 @@ from pydantic import BaseModel
 
 from venice_keys_mcp.settings import env_name
 
-from ._fs import make_private_dirs, write_all
+from ._fs import WriteFailed, create_private_file, make_private_dirs
 from .fencing import ELLIPSIS, _normalize, is_invisible
 
 __all__ = [
@@ -509,28 +508,16 @@ def deliver_secret(
 
     dir_fd = _open_private_dir(directory)
     try:
-        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            create_private_file(dir_fd, name, content.encode("utf-8"))
         except FileExistsError as exc:
             raise SecretDeliveryError(
                 f"{path} already exists; refusing to overwrite a secret file. Move it away and retry.", path
             ) from exc
+        except WriteFailed as exc:  # removed again: a half-written file would look like a delivered secret
+            raise SecretDeliveryError(f"could not write the secret to {path}: {_cause(exc)}", path) from exc
         except OSError as exc:
             raise SecretDeliveryError(f"could not create {path}: {_cause(exc)}", path) from exc
-        try:
-            try:
-                os.fchmod(fd, 0o600)  # the umask may have removed bits we need
-                write_all(fd, content.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.fsync(dir_fd)
-        except OSError as exc:
-            # A half-written file would look like a delivered secret; remove it.
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=dir_fd)
-            raise SecretDeliveryError(f"could not write the secret to {path}: {_cause(exc)}", path) from exc
     finally:
         os.close(dir_fd)
     return path
