@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = 'd3cf1449d0d84598bddc3d4adf9dc7636bfd916a256cf65ec85c9caab220e7a9'
+SOURCE_HASH = '5e02c3cf15432b973e09c021b1d502a09f147b965117aedc8d764bcbee20e650'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
