@@ -2,8 +2,8 @@
 
 Read-only mode leaves the write tools out entirely (an agent cannot call what it cannot
 see), and a call to one anyway is refused by name of the setting, not as an unknown tool.
-Tools come from `tools.registration`: schemas compacted (the whole `tools/list` is paid for
-in every agent's context, at every session) and published ahead, so start-up does not derive them.
+Tools come from `tools.kit.collect_tools`: every tool module registers what the settings
+allow (toolsets, read-only), and which tools write is read from their own annotations.
 """
 
 from __future__ import annotations
@@ -20,25 +20,11 @@ from venice_keys_mcp.call_log import LogCalls
 from venice_keys_mcp.http_auth import auth_kwargs
 from venice_keys_mcp.runtime import Runtime, build_runtime
 from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
-from venice_keys_mcp.safety.confirm import Confirmer
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import TOOLSETS, Settings
-from venice_keys_mcp.tools import (
-    approval,
-    create,
-    dashboard,
-    hygiene,
-    keys,
-    limits,
-    patch,
-    revoke,
-    rotate,
-    spend,
-    web3,
-)
-from venice_keys_mcp.tools.approval import CARD_URI, Actions, AppOnlyTools, card_html
-from venice_keys_mcp.tools.creation import CreationWindow
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools import dashboard
+from venice_keys_mcp.tools.approval import CARD_URI, AppOnlyTools, card_html
+from venice_keys_mcp.tools.kit import collect_tools
 
 log = logging.getLogger("venice_keys_mcp")
 
@@ -50,65 +36,22 @@ INSTRUCTIONS = (
 )
 
 
-def write_tools(tools: Toolbox) -> tuple[str, ...]:
-    """Every tool that may change something, by its own annotations: none can slip past the audit guard."""
-    return tuple(s.name for s in tools.specs if not s.annotations.read_only_hint)
-
-
 def tool_names(settings: Settings | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(read tools, write tools) that a server with these settings has (default: every toolset)."""
     settings = (settings or Settings(sandbox=True, toolsets=TOOLSETS)).model_copy(update={"read_only": False})
     every = collect_tools(settings, build_runtime(settings))
-    writes = write_tools(every)
-    return tuple(s.name for s in every.specs if s.name not in writes), writes
-
-
-def collect_tools(settings: Settings, rt: Runtime) -> Toolbox:
-    """Every tool this server lists, in `tools/list` order: the chosen toolsets; no writes when read-only."""
-    on = set(settings.toolsets)
-    tools = Toolbox()
-    if "keys" in on:
-        keys.register(tools, rt)
-    if "limits" in on:
-        limits.register(tools, rt)
-    if "spend" in on:
-        spend.register(tools, rt)
-    if "workflows" in on:
-        hygiene.register(tools, rt)
-    if "web3" in on:
-        web3.register_read(tools, rt)
-    if not settings.read_only:
-        confirmer = Confirmer(
-            settings.confirm, rt.tokens, rt.scrubber, rt.approvals, ttl_seconds=settings.approval_ttl
-        )
-        actions = Actions()  # what each gated tool runs once approved in the card
-        window = CreationWindow()  # one for create_key and mint_web3_key: Venice counts both
-        if "keys" in on:
-            create.register(tools, rt, confirmer, actions, window)
-            patch.register(tools, rt, confirmer, actions)
-            revoke.register(tools, rt, confirmer, actions)
-        if "workflows" in on:
-            revoke.register_many(tools, rt, confirmer, actions)
-            rotate.register(tools, rt, confirmer, actions, window)
-        if "web3" in on:
-            web3.register_write(tools, rt, confirmer, actions, window)
-        if any(spec.meta for spec in tools.specs):  # a gated tool exists: the card's buttons too
-            approval.register(tools, rt, confirmer, actions)
-    if "workflows" in on:
-        dashboard.register(tools, rt)  # last: it offers buttons for the gated tools registered above
-    return tools
+    return tuple(s.name for s in every.ordered() if not s.writes), every.writes
 
 
 def build_server(settings: Settings, *, runtime: Runtime | None = None) -> MCPServer:
     rt = runtime or build_runtime(settings)
     tools = collect_tools(settings, rt)
-    writes = write_tools(tools)
     middleware: list[Any] = [LogCalls(), ScrubResults(rt.scrubber), AppOnlyTools(tools)]
-    if settings.read_only:
+    if settings.read_only:  # a write tool called anyway is refused by the setting's name
         every = collect_tools(settings.model_copy(update={"read_only": False}), rt)
-        middleware.append(ReadOnlyGuard(rt.audit, write_tools(every)))
+        middleware.append(ReadOnlyGuard(rt.audit, every.writes))
     else:
-        middleware.append(AuditGuard(rt.audit, writes))  # no change without a trace
+        middleware.append(AuditGuard(rt.audit, tools.writes))  # no change without a trace
     apps = Apps()  # MCP App pages: the key dashboard, and the approval card where there are writes
     apps.add_html_resource(
         dashboard.DASHBOARD_URI,

@@ -167,7 +167,7 @@ async def test_an_unplanned_failure_after_the_create_was_sent_is_recorded_and_na
     def broken(*args: object, **kwargs: object) -> Path:
         raise RuntimeError("disk driver fell over")
 
-    monkeypatch.setattr("venice_keys_mcp.tools.delivery.deliver_secret", broken)
+    monkeypatch.setattr("venice_keys_mcp.tools.create.deliver_secret", broken)
     before = rig.active_ids()
     r = await call(rig, "create_key", {"description": "unplanned"})
     assert not r.is_error, text(r)

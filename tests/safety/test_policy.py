@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from venice_keys_mcp.safety.policy import (
-    UNSET,
     PolicyRefusal,
     PolicySettings,
     check_create,
@@ -15,12 +14,13 @@ from venice_keys_mcp.safety.policy import (
     check_update,
     describe_widening,
 )
+from venice_keys_mcp.venice import KeyLimits
 
 NOW = datetime(2026, 4, 20, 10, 0, tzinfo=UTC)
 OWN_ID, OWN_LAST6 = "own-key-id", "aB3_x9"
 CURRENT = {
-    "usd": 50.0,
-    "diem": None,
+    "usd_limit": 50.0,
+    "diem_limit": None,
     "expires_at": None,
     "model_privacy": "PRIVATE_TEXT",
     "limit_period": "MONTH",
@@ -31,16 +31,29 @@ def settings(**kw: object) -> PolicySettings:
     return PolicySettings(**kw)
 
 
+#: These tests' short names for the limits -> `KeyLimits` names.
+LIMIT = {
+    "usd": "usd_limit",
+    "diem": "diem_limit",
+    "expires_at": "expires_at",
+    "limit_period": "limit_period",
+    "model_privacy": "model_privacy",
+}
+
+
 def create(policy: PolicySettings, **kw: object) -> None:
-    values: dict = {"key_type": "INFERENCE", "usd": None, "diem": None, "expires_at": None, "now": NOW}
+    values: dict = {"key_type": "INFERENCE", "now": NOW}
     values.update(kw)
-    check_create(policy, **values)
+    limits = KeyLimits(**{LIMIT[k]: values.pop(k) for k in list(values) if k in LIMIT})
+    check_create(policy, limits=limits, **values)
 
 
 def update(policy: PolicySettings, **kw: object) -> None:
+    """`new_usd=5.0` changes the USD cap to 5 (None: removes it); a field not named is unchanged."""
     values: dict = {"key_id": "k-1", "key_last6": "zzzzzz", "now": NOW}
     values.update(kw)
-    check_update(policy, **values)
+    changes = {LIMIT[k.removeprefix("new_")]: values.pop(k) for k in list(values) if k.startswith("new_")}
+    check_update(policy, changes=changes, **values)
 
 
 # -- create ----------------------------------------------------------------------------
@@ -199,13 +212,13 @@ def test_revoke_is_not_fooled_by_a_missing_last6():
 @pytest.mark.parametrize(
     ("before", "after", "expected"),
     [
-        ({"usd": 10.0}, {"usd": None}, ["removes the USD cap (was $10)"]),
-        ({"usd": 10.0}, {"usd": 12.5}, ["raises the USD cap from $10 to $12.5"]),
-        ({"usd": 10.0}, {"usd": 5.0}, []),
-        ({"usd": None}, {"usd": 5.0}, []),
-        ({"usd": None}, {"usd": None}, []),
-        ({"diem": 1.0}, {"diem": None}, ["removes the DIEM cap (was 1 DIEM)"]),
-        ({"diem": 1.0}, {"diem": 2}, ["raises the DIEM cap from 1 DIEM to 2 DIEM"]),
+        ({"usd_limit": 10.0}, {"usd_limit": None}, ["removes the USD cap (was $10)"]),
+        ({"usd_limit": 10.0}, {"usd_limit": 12.5}, ["raises the USD cap from $10 to $12.5"]),
+        ({"usd_limit": 10.0}, {"usd_limit": 5.0}, []),
+        ({"usd_limit": None}, {"usd_limit": 5.0}, []),
+        ({"usd_limit": None}, {"usd_limit": None}, []),
+        ({"diem_limit": 1.0}, {"diem_limit": None}, ["removes the DIEM cap (was 1 DIEM)"]),
+        ({"diem_limit": 1.0}, {"diem_limit": 2}, ["raises the DIEM cap from 1 DIEM to 2 DIEM"]),
     ],
 )
 def test_describe_widening_caps(before, after, expected):
@@ -263,34 +276,38 @@ def test_describe_widening_model_privacy(before, after, widens):
     ],
 )
 def test_describe_widening_limit_period_resetting_more_often_widens(before, after, widens):
-    out = describe_widening({"usd": 10.0, "limit_period": before}, {"limit_period": after})
+    out = describe_widening({"usd_limit": 10.0, "limit_period": before}, {"limit_period": after})
     assert bool(out) is widens
 
 
 def test_describe_widening_limit_period_sentence_says_what_it_means():
-    assert describe_widening({"usd": 10.0, "limit_period": "LIFETIME"}, {"limit_period": "EPOCH"}) == [
+    assert describe_widening({"usd_limit": 10.0, "limit_period": "LIFETIME"}, {"limit_period": "EPOCH"}) == [
         "widens the limit period from LIFETIME to EPOCH: the cap resets daily"
     ]
 
 
 def test_describe_widening_ignores_the_period_of_a_key_without_caps():
     assert (
-        describe_widening({"usd": None, "diem": None, "limit_period": "LIFETIME"}, {"limit_period": "EPOCH"})
+        describe_widening(
+            {"usd_limit": None, "diem_limit": None, "limit_period": "LIFETIME"}, {"limit_period": "EPOCH"}
+        )
         == []
     )
     # ... unless the same change adds a cap.
     assert describe_widening(
-        {"usd": None, "diem": None, "limit_period": "LIFETIME"}, {"usd": 5.0, "limit_period": "EPOCH"}
+        {"usd_limit": None, "diem_limit": None, "limit_period": "LIFETIME"},
+        {"usd_limit": 5.0, "limit_period": "EPOCH"},
     )
 
 
 def test_describe_widening_skips_unset_fields_and_empty_changes():
     assert describe_widening(CURRENT, {}) == []
-    assert describe_widening(CURRENT, {"usd": UNSET, "expires_at": UNSET, "model_privacy": UNSET}) == []
 
 
 def test_describe_widening_treats_unknown_current_values_as_narrowest():
-    out = describe_widening({}, {"usd": None, "diem": 5.0, "expires_at": None, "model_privacy": "ALL"})
+    out = describe_widening(
+        {}, {"usd_limit": None, "diem_limit": 5.0, "expires_at": None, "model_privacy": "ALL"}
+    )
     assert out == [
         "removes the USD cap",
         "sets the DIEM cap to 5 DIEM (the current cap is unknown)",
@@ -302,15 +319,9 @@ def test_describe_widening_treats_unknown_current_values_as_narrowest():
 
 def test_describe_widening_lists_every_widening_change():
     out = describe_widening(
-        CURRENT, {"usd": None, "expires_at": None, "model_privacy": "ALL", "limit_period": "EPOCH"}
+        CURRENT, {"usd_limit": None, "expires_at": None, "model_privacy": "ALL", "limit_period": "EPOCH"}
     )
     assert out == [
         "removes the USD cap (was $50)",
         "widens model access from PRIVATE_TEXT to ALL",
     ]  # no expiry before; no cap left for the period to apply to
-
-
-def test_unset_is_a_falsy_singleton():
-    from venice_keys_mcp.safety.policy import Unset
-
-    assert Unset() is UNSET and not UNSET and repr(UNSET) == "UNSET"

@@ -20,21 +20,32 @@ from pydantic import ValidationError
 from venice_keys_mcp.safety.policy import PolicyRefusal, PolicySettings, check_create, check_update
 from venice_keys_mcp.server import build_server
 from venice_keys_mcp.settings import Settings, SettingsError
+from venice_keys_mcp.venice import KeyLimits
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-CURRENT = {"usd": None, "diem": 2.0, "limit_period": "LIFETIME", "expires_at": None, "model_privacy": "ALL"}
+CURRENT = {
+    "usd_limit": None,
+    "diem_limit": 2.0,
+    "limit_period": "LIFETIME",
+    "expires_at": None,
+    "model_privacy": "ALL",
+}
 
 
 def create(
     policy: PolicySettings, usd: float | None, diem: float | None = None, period: str | None = None
 ) -> None:
-    check_create(
-        policy, key_type="INFERENCE", usd=usd, diem=diem, expires_at=None, now=NOW, limit_period=period
-    )
+    limits = KeyLimits(usd_limit=usd, diem_limit=diem, limit_period=period)
+    check_create(policy, key_type="INFERENCE", limits=limits, now=NOW)
 
 
 def update(policy: PolicySettings, **changes: object) -> None:
-    check_update(policy, key_id="k1", key_last6=None, now=NOW, current=CURRENT, **changes)  # type: ignore[arg-type]
+    """`new_usd=5.0` changes the USD cap to 5; a field not named is unchanged."""
+    names = {"new_usd": "usd_limit", "new_diem": "diem_limit", "new_limit_period": "limit_period"}
+    limits = {names[k]: v for k, v in changes.items()}
+    check_update(policy, key_id="k1", key_last6=None, now=NOW, current=CURRENT, changes=limits)
+
+
 NON_FINITE = ["inf", "-inf", "nan", "NaN", "Infinity", "1e999", "+inf"]
 
 

@@ -20,7 +20,7 @@ from venice_keys_mcp.sdk_adapter import registered_tool
 from venice_keys_mcp.server import build_server
 from venice_keys_mcp.settings import Settings
 from venice_keys_mcp.tools import published
-from venice_keys_mcp.tools.outcomes import Status
+from venice_keys_mcp.tools.write import Status
 
 #: The keywords the MCP Inspector's `--strict` lint counts as constraining (its `untyped-schema` rule).
 CONSTRAINING = {"type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf", "properties", "items", "required"}

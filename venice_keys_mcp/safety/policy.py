@@ -18,17 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Final
 
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.settings import env_name
+from venice_keys_mcp.venice.models import KeyLimits
 
 __all__ = [
-    "UNSET",
     "PolicyRefusal",
     "PolicySettings",
-    "Unset",
     "check_create",
     "check_revoke",
     "check_update",
@@ -42,26 +40,6 @@ MAX_DIEM_ENV = env_name("max_diem")
 MAX_EXPIRY_DAYS_ENV = env_name("max_expiry_days")
 #: Refusals that protect the server's own key name the setting that chose that key.
 OWN_KEY_SETTING = env_name("admin_key")
-
-
-class Unset:
-    """The type of `UNSET`: a field left out of an update, as opposed to set to None."""
-
-    _instance: Unset | None = None
-
-    def __new__(cls) -> Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNSET: Final = Unset()
 
 
 class PolicySettings(BaseModel):
@@ -88,19 +66,10 @@ class PolicyRefusal(Exception):
 # -- checks ----------------------------------------------------------------------------
 
 
-def check_create(
-    settings: PolicySettings,
-    *,
-    key_type: str,
-    usd: float | None,
-    diem: float | None,
-    expires_at: datetime | None,
-    now: datetime,
-    limit_period: str | None = None,
-) -> None:
+def check_create(settings: PolicySettings, *, key_type: str, limits: KeyLimits, now: datetime) -> None:
     """Refuse a key creation the policy forbids (raises `PolicyRefusal`).
 
-    `limit_period` (None: Venice's default, EPOCH) only changes how a refusal words the cap.
+    The limit period (None: Venice's default, EPOCH) only changes how a refusal words the cap.
     """
     _check_writable(settings)
     if key_type.upper() == "ADMIN" and not settings.allow_admin_keys:
@@ -109,10 +78,10 @@ def check_create(
             f"other key. Create an INFERENCE key, or have the operator set {ALLOW_ADMIN_KEYS_ENV}=1.",
             ALLOW_ADMIN_KEYS_ENV,
         )
-    period = limit_period or "EPOCH"
-    _check_cap("USD", usd, settings.max_usd, MAX_USD_ENV, removing=False, period=period)
-    _check_cap("DIEM", diem, settings.max_diem, MAX_DIEM_ENV, removing=False, period=period)
-    _check_expiry(expires_at, settings.max_expiry_days, now, removing=False)
+    period = limits.limit_period or "EPOCH"
+    _check_cap("USD", limits.usd_limit, settings.max_usd, MAX_USD_ENV, removing=False, period=period)
+    _check_cap("DIEM", limits.diem_limit, settings.max_diem, MAX_DIEM_ENV, removing=False, period=period)
+    _check_expiry(limits.expires_at, settings.max_expiry_days, now, removing=False)
 
 
 def check_update(
@@ -120,41 +89,33 @@ def check_update(
     *,
     key_id: str,
     key_last6: str | None,
-    new_usd: float | Unset | None = UNSET,
-    new_diem: float | Unset | None = UNSET,
-    new_expires_at: datetime | Unset | None = UNSET,
+    changes: Mapping[str, object],
     now: datetime,
-    new_model_privacy: str | Unset | None = UNSET,
-    new_limit_period: str | Unset | None = UNSET,
-    current: Mapping[str, object] | None = None,
+    current: KeyLimits | Mapping[str, object] | None = None,
 ) -> None:
     """Refuse an update the policy forbids (raises `PolicyRefusal`).
 
-    `UNSET` leaves a field alone; None removes a cap or the expiry. `current` holds the
-    key's present values (see `describe_widening`); it is needed to judge changes to the
-    server's own key, which may be narrowed but never widened.
+    `changes` holds only the fields being changed, by `KeyLimits` names; None removes a
+    cap or the expiry. `current` holds the key's present values (see `describe_widening`);
+    it is needed to judge changes to the server's own key, which may be narrowed but never
+    widened.
     """
     _check_writable(settings)
-    after = {
-        name: value
-        for name, value in {
-            "usd": new_usd,
-            "diem": new_diem,
-            "expires_at": new_expires_at,
-            "model_privacy": new_model_privacy,
-            "limit_period": new_limit_period,
-        }.items()
-        if value is not UNSET
-    }
+    after = {name: value for name, value in changes.items() if name in KeyLimits.NAMES}
+    now_values = _values(current) if current is not None else None
     if after and _is_own_key(settings, key_id, key_last6):
-        _check_own_key_update(after, current)
-    period = str(after.get("limit_period") or (current or {}).get("limit_period") or "EPOCH")
-    if not isinstance(new_usd, Unset):
-        _check_cap("USD", new_usd, settings.max_usd, MAX_USD_ENV, removing=True, period=period)
-    if not isinstance(new_diem, Unset):
-        _check_cap("DIEM", new_diem, settings.max_diem, MAX_DIEM_ENV, removing=True, period=period)
-    if not isinstance(new_expires_at, Unset):
-        _check_expiry(new_expires_at, settings.max_expiry_days, now, removing=True)
+        _check_own_key_update(after, now_values)
+    period = str(after.get("limit_period") or (now_values or {}).get("limit_period") or "EPOCH")
+    if "usd_limit" in after:
+        _check_cap("USD", after["usd_limit"], settings.max_usd, MAX_USD_ENV, removing=True, period=period)  # type: ignore[arg-type]
+    if "diem_limit" in after:
+        _check_cap("DIEM", after["diem_limit"], settings.max_diem, MAX_DIEM_ENV, removing=True, period=period)  # type: ignore[arg-type]
+    if "expires_at" in after:
+        _check_expiry(_as_datetime(after["expires_at"]), settings.max_expiry_days, now, removing=True)
+
+
+def _values(limits: KeyLimits | Mapping[str, object]) -> Mapping[str, object]:
+    return limits.values() if isinstance(limits, KeyLimits) else limits
 
 
 def check_revoke(settings: PolicySettings, *, key_id: str, key_last6: str | None) -> None:
@@ -273,18 +234,18 @@ _PERIOD_WORDS = {"LIFETIME": "never resets", "MONTH": "resets monthly", "EPOCH":
 _MISSING = object()
 
 
-def describe_widening(before: Mapping[str, object], after: Mapping[str, object]) -> list[str]:
+def describe_widening(before: KeyLimits | Mapping[str, object], after: Mapping[str, object]) -> list[str]:
     """Sentences for each change in `after` that lets the key do or spend more.
 
-    Both map `usd`, `diem` (a cap, None = no cap), `expires_at` (datetime, ISO string,
-    "" or None = never), `model_privacy` and `limit_period`. `before` should hold the
-    key's current values; a field missing there is treated as narrowest, so any change
-    to it counts. `after` holds only the fields being changed; `UNSET` means unchanged.
-    An empty list means the change only narrows the key (or changes nothing).
+    Both speak `KeyLimits` names: `usd_limit`, `diem_limit` (a cap, None = no cap),
+    `expires_at` (datetime, ISO string, "" or None = never), `model_privacy` and
+    `limit_period`. `before` should hold the key's current values; a field missing there
+    is treated as narrowest, so any change to it counts. `after` holds only the fields
+    being changed. An empty list means the change only narrows the key (or changes nothing).
     """
-    changes = {k: v for k, v in after.items() if v is not UNSET}
+    before, changes = _values(before), after
     out: list[str] = []
-    for field, unit in (("usd", "USD"), ("diem", "DIEM")):
+    for field, unit in (("usd_limit", "USD"), ("diem_limit", "DIEM")):
         if field in changes:
             out += _cap_widening(unit, before.get(field, _MISSING), changes[field])
     if "expires_at" in changes:
@@ -348,7 +309,7 @@ def _rank_widening(
 
 def _has_cap_after(before: Mapping[str, object], changes: Mapping[str, object]) -> bool:
     """Whether a spending cap remains for the limit period to apply to."""
-    for field in ("usd", "diem"):
+    for field in KeyLimits.CAPS:
         value = changes.get(field, before.get(field, _MISSING))
         if value is not None:
             return True

@@ -16,7 +16,7 @@ the model does not see.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -27,38 +27,17 @@ from pydantic import Field
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.approvals import Approval, ApprovalError, nonce_matches
 from venice_keys_mcp.safety.audit_guard import refusal
-from venice_keys_mcp.safety.confirm import Confirmer, client_shows_apps
+from venice_keys_mcp.safety.confirm import client_shows_apps
 from venice_keys_mcp.safety.result_scrub import allow_in_result
 from venice_keys_mcp.safety.secrets import SecretDeliveryError, read_delivered_secret
-from venice_keys_mcp.tools.common import WRITE, result, venice_errors
-from venice_keys_mcp.tools.outcomes import record
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.kit import WRITE, Kit, result
 from venice_keys_mcp.tools.views import Output
+from venice_keys_mcp.tools.write import WriteCall
 
 CARD_URI = "ui://venice-keys/approval.html"
 APP_ONLY = {"ui": {"resourceUri": CARD_URI, "visibility": ["app"]}}
 #: Gated tools carry this, so an Apps host renders the card with their results.
 WITH_CARD = {"ui": {"resourceUri": CARD_URI}}
-
-Run = Callable[[dict[str, Any], str], Awaitable[CallToolResult]]
-
-
-class Actions:
-    """What each gated action runs once a person approved it: one entry per gated tool."""
-
-    def __init__(self) -> None:
-        self._runs: dict[str, Run] = {}
-
-    def add(self, action: str, run: Run) -> None:
-        if action in self._runs:
-            raise ValueError(f"two approved-action runners for {action!r}")
-        self._runs[action] = run
-
-    def get(self, action: str) -> Run | None:
-        return self._runs.get(action)
-
-    def __contains__(self, action: str) -> bool:
-        return action in self._runs
 
 
 class ApprovalOutcome(Output):
@@ -76,8 +55,15 @@ class _Refused(Exception):
     pass
 
 
-def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions) -> None:
-    store = confirmer.approvals
+def record(rt: Runtime, *, tool: str, key_id: str | None, args: dict[str, Any], method: str, outcome: str,
+           detail: str = "") -> None:  # fmt: skip
+    """The audit entry of a decision in the card (or of a refused one)."""
+    WriteCall(rt, tool, args, key_id=key_id, method=method).record(outcome, detail)
+
+
+def register_card(kit: Kit) -> None:
+    """`approve_action`: registered once the gated tools are (`kit.actions` holds what each runs)."""
+    rt, store, actions = kit.rt, kit.confirmer.approvals, kit.actions
 
     def answer(
         status: str, approval_id: str, message: str, action: str | None = None, **extra: Any
@@ -97,8 +83,7 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions
 
         return store.update(approval_id, change)
 
-    @tools.add(title="Approve or decline (approval card)", annotations=WRITE, meta=APP_ONLY)
-    @venice_errors
+    @kit.tool(title="Approve or decline (approval card)", annotations=WRITE, toolset=None, meta=APP_ONLY)
     async def approve_action(
         approval_id: Annotated[str, Field(max_length=64)],
         decision: Literal["approve", "decline"],
@@ -192,10 +177,8 @@ class AppOnlyTools:
     out of its `tools/list` and refused by name if called anyway.
     """
 
-    def __init__(self, tools: Toolbox) -> None:
-        self.app_only = frozenset(
-            s.name for s in tools.specs if (s.meta or {}).get("ui", {}).get("visibility") == ["app"]
-        )
+    def __init__(self, kit: Kit) -> None:
+        self.app_only = frozenset(s.name for s in kit.specs if s.app_only)
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         method = getattr(ctx, "method", None)
@@ -214,4 +197,3 @@ class AppOnlyTools:
         elif hasattr(out, "tools"):
             out = out.model_copy(update={"tools": [t for t in out.tools if t.name not in self.app_only]})
         return out
-

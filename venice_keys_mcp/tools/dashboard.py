@@ -23,10 +23,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence, looks_like_instructions
-from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.kit import Kit, result
 from venice_keys_mcp.tools.views import FROM_VENICE, Output, now_utc
 from venice_keys_mcp.venice import ApiKey
 
@@ -158,15 +156,15 @@ def render_text(d: Dashboard) -> str:
     return "\n".join(lines)
 
 
-def register(tools: Toolbox, rt: Runtime) -> None:
-    """Register `key_dashboard`; call after the gated tools, so it knows which buttons to offer."""
+def register(kit: Kit) -> None:
+    rt = kit.rt
 
     def actions() -> list[str]:
-        names = {s.name for s in tools.specs}
+        """The buttons to offer: the gated tools this server has (all registered by the first call)."""
+        names = {s.name for s in kit.specs}
         return [a for a in ACTIONS if a in names]
 
-    @tools.add(title="Key dashboard", annotations=READ_ONLY, meta={"ui": {"resourceUri": DASHBOARD_URI}})
-    @venice_errors
+    @kit.tool(title="Key dashboard", toolset="workflows", meta={"ui": {"resourceUri": DASHBOARD_URI}})
     async def key_dashboard(
         page: Annotated[int, Field(ge=1, le=100)] = 1,
     ) -> Annotated[CallToolResult, Dashboard]:

@@ -25,10 +25,8 @@ from typing import Annotated, Literal, get_args
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence, looks_like_instructions
-from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.kit import Kit, result
 from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, now_utc
 from venice_keys_mcp.venice import ApiKey
 
@@ -297,15 +295,16 @@ def build_report(
     return report, "\n".join(lines)
 
 
-def register(tools: Toolbox, rt: Runtime) -> None:
+def register(kit: Kit) -> None:
+    rt = kit.rt
+
     def is_own(k: ApiKey) -> bool:
         """The test the policy makes before a revoke: by id where known, else by last six."""
         policy = rt.policy
         by_id = policy.own_key_id is not None and k.id == policy.own_key_id
         return by_id or (policy.own_key_last6 is not None and k.last6 == policy.own_key_last6)
 
-    @tools.add(title="Key hygiene report", annotations=READ_ONLY)
-    @venice_errors
+    @kit.tool(title="Key hygiene report", toolset="workflows")
     async def audit_keys(
         unused_days: Annotated[int, Field(ge=1, le=3650)] = 90,
         expiring_days: Annotated[int, Field(ge=0, le=3650)] = 14,

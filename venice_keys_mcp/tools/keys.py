@@ -8,10 +8,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE
-from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.kit import Kit, result
+from venice_keys_mcp.tools.params import KeyId
 from venice_keys_mcp.tools.views import (
     KeyDetail,
     KeyLine,
@@ -23,9 +22,7 @@ from venice_keys_mcp.tools.views import (
     render_line,
 )
 from venice_keys_mcp.venice import ApiKey
-from venice_keys_mcp.venice.models import KEY_ID_PATTERN
 
-KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN)]
 DEFAULT_PAGE_SIZE = 20
 
 
@@ -76,9 +73,10 @@ def filter_keys(
     return out
 
 
-def register(tools: Toolbox, rt: Runtime) -> None:
-    @tools.add(title="List keys", annotations=READ_ONLY)
-    @venice_errors
+def register(kit: Kit) -> None:
+    rt = kit.rt
+
+    @kit.tool(title="List keys", toolset="keys")
     async def list_keys(
         key_type: Literal["INFERENCE", "ADMIN"] | None = None,
         search: Annotated[str | None, Field(max_length=64, description="In description, id or last6")] = None,
@@ -116,8 +114,7 @@ def register(tools: Toolbox, rt: Runtime) -> None:
         body = [head, UNTRUSTED_NOTE] if lines else [head]
         return result(out, "\n".join(body + [render_line(k) for k in lines]))
 
-    @tools.add(title="Get key", annotations=READ_ONLY)
-    @venice_errors
+    @kit.tool(title="Get key", toolset="keys")
     async def get_key(key_id: KeyId) -> Annotated[CallToolResult, KeyDetail]:
         """One key in full: caps, period, privacy, usage, dates. Never its secret."""
         detail = key_detail(await rt.client.get_key(key_id), own_last6=rt.own_key_last6)

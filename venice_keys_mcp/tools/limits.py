@@ -11,10 +11,8 @@ from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence
-from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
-from venice_keys_mcp.tools.keys import KEY_ID_PATTERN
-from venice_keys_mcp.tools.params import parse_expiry
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.kit import Kit, result
+from venice_keys_mcp.tools.params import KeyId, parse_expiry
 from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, flag
 from venice_keys_mcp.venice import BreachLogEntry, VeniceError
 
@@ -73,9 +71,10 @@ def _since(value: str | None) -> datetime | None:
     return parse_expiry(value) if value else None
 
 
-def register(tools: Toolbox, rt: Runtime) -> None:
-    @tools.add(title="Balances and limits", annotations=READ_ONLY)
-    @venice_errors
+def register(kit: Kit) -> None:
+    rt = kit.rt
+
+    @kit.tool(title="Balances and limits", toolset="limits")
     async def get_limits(
         model: Annotated[str | None, Field(max_length=100, description="Part of a model id")] = None,
         limit: Annotated[int, Field(ge=0, le=500)] = 20,
@@ -131,10 +130,9 @@ def register(tools: Toolbox, rt: Runtime) -> None:
             lines.append(f"{fence(r.model)} {lim or 'no limits listed'}{flagged}")
         return result(out, "\n".join(lines))
 
-    @tools.add(title="Breach log", annotations=READ_ONLY)
-    @venice_errors
+    @kit.tool(title="Breach log", toolset="limits")
     async def get_breach_log(
-        key_id: Annotated[str | None, Field(pattern=KEY_ID_PATTERN)] = None,
+        key_id: KeyId | None = None,
         limit_type: Literal["RPM", "RPD", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"]
         | None = None,
         model: Annotated[str | None, Field(max_length=100, description="Part of a model id")] = None,

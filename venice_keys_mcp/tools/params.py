@@ -3,12 +3,16 @@
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, Field
+
+from venice_keys_mcp.venice.models import KEY_ID_PATTERN
 
 EXPIRES_PATTERN = r"^(\d{4}(-\d\d){2}(T\d\d(:\d\d){2}(\.\d{3})?Z)?)?$"
 #: As above without `""`: on a patch, removing the expiry is said once, with `remove`.
 SET_EXPIRES_PATTERN = r"^\d{4}(-\d\d){2}(T\d\d(:\d\d){2}(\.\d{3})?Z)?$"
 
+KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN)]
 Description = Annotated[str, Field(min_length=1, max_length=64)]
 #: Venice's ceiling on a cap. Checked here, before any request, but not published: no
 #: caller comes near it, and every byte of an input schema is read by the model.
@@ -45,3 +49,20 @@ def parse_expiry(value: str | None) -> datetime | None:
     if len(value) == 10:
         return datetime.combine(date.fromisoformat(value), time(0, 0), tzinfo=UTC)
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def checked_expiry(value: str | None, now: datetime | None = None) -> datetime | None:
+    """`expires_at` as a datetime, refusing an impossible date (2026-02-30) or a past one.
+
+    Both before any request: Venice refuses a past date too, but in its own field's name
+    (`expiresAt`), and a refused create still counts against its 20 creations a minute.
+    """
+    try:
+        when = parse_expiry(value)
+    except ValueError:
+        raise ToolError(
+            f"expires_at={value!r} is not a real date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)."
+        ) from None
+    if when is not None and when <= (now or datetime.now(UTC)):
+        raise ToolError(f"expires_at must be in the future (UTC); {value} has passed.")
+    return when

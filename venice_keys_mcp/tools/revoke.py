@@ -12,23 +12,14 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
-from venice_keys_mcp.safety.confirm import Confirmer, CountForm, Gate, RevokeForm
+from venice_keys_mcp.safety.confirm import CountForm, Gate, RevokeForm
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
-from venice_keys_mcp.tools.approval import WITH_CARD, Actions
-from venice_keys_mcp.tools.common import (
-    DESTRUCTIVE,
-    look_again,
-    lost_answer,
-    result,
-    to_the_end,
-    venice_errors,
-)
-from venice_keys_mcp.tools.keys import KeyId
-from venice_keys_mcp.tools.outcomes import Preview, WriteResult, failed, not_done, record
-from venice_keys_mcp.tools.params import ApprovalId, Token
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.approval import WITH_CARD
+from venice_keys_mcp.tools.kit import DESTRUCTIVE, Kit, result, venice_errors
+from venice_keys_mcp.tools.params import ApprovalId, KeyId, Token
 from venice_keys_mcp.tools.views import KeyLine, Output, key_line, render_line
+from venice_keys_mcp.tools.write import Preview, WriteCall, WriteResult, lost_answer, read_back, to_the_end
 from venice_keys_mcp.venice import ApiKey, KeyNotFound, MalformedResponse, OutcomeUnknown, VeniceError
 
 ACTION = "revoke_key"
@@ -48,15 +39,19 @@ def revoke_message(line: KeyLine) -> str:
     )
 
 
-def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions) -> None:
+def register(kit: Kit) -> None:
+    register_one(kit)
+    register_batch(kit)
+
+
+def register_one(kit: Kit) -> None:
+    rt, confirmer = kit.rt, kit.confirmer
+
     @venice_errors
     async def gate(
         key_id: str, approval_id: str | None, confirmation_token: str | None, ctx: Context[Any, Any]
     ) -> Gate | Elicit[RevokeForm]:
-        try:
-            key = await rt.client.get_key(key_id)
-        except VeniceError as exc:
-            raise ToolError(str(exc)) from None
+        key = await rt.client.get_key(key_id)
         try:
             check_revoke(rt.policy, key_id=key.id, key_last6=key.last6)
         except PolicyRefusal as exc:
@@ -71,8 +66,7 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions
             form=RevokeForm,
         )
 
-    @tools.add(title="Revoke key", annotations=DESTRUCTIVE, meta=WITH_CARD)
-    @venice_errors
+    @kit.tool(title="Revoke key", annotations=DESTRUCTIVE, toolset="keys", meta=WITH_CARD)
     async def revoke_key(
         key_id: KeyId,
         confirmation: Annotated[ElicitationResult[RevokeForm], Resolve(gate)],
@@ -80,136 +74,94 @@ def register(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, WriteResult]:
         """Revoke a key at once, once the person approves."""
-        args = {"key_id": key_id}
-        key = await _current(rt, key_id, args)
+        call = revoke_call(rt, key_id)
+        key = await current(call)
         if isinstance(key, CallToolResult):
             return key
         decision = confirmer.settle(
             confirmation,
             action=ACTION,
-            args=args,
+            args=call.args,
             approval_id=approval_id,
             token=confirmation_token,
             expect_last6=key.last6,
         )
         if not decision.go:
-            return not_done(
-                rt,
+            return call.not_done(
                 decision,
-                tool=ACTION,
-                key_id=key_id,
-                args=args,
-                preview=revoke_preview(key),
-                make=WriteResult,
-                verb="revoked",
-                confirmer=confirmer,
+                revoke_preview(key),
+                confirmer,
                 expect=key.last6,
                 expect_label="the key's last six characters",
             )
-        return await _revoke(rt, key, args, decision.method)
+        call.method = decision.method
+        return await revoke(call, key)
 
-    async def approved(call: dict[str, Any], method: str) -> CallToolResult:
+    @kit.approved(ACTION)
+    async def approved(args: dict[str, Any], method: str) -> CallToolResult:
         """What the approval card runs once the person approved: the same revoke, looked up afresh."""
-        args = {"key_id": call["key_id"]}
-        key = await _current(rt, args["key_id"], args)
-        if isinstance(key, CallToolResult):
-            return key
-        return await _revoke(rt, key, args, method)
-
-    actions.add(ACTION, approved)
+        call = revoke_call(rt, args["key_id"], method)
+        key = await current(call)
+        return key if isinstance(key, CallToolResult) else await revoke(call, key)
 
 
-async def _current(rt: Runtime, key_id: str, args: dict[str, object]) -> ApiKey | CallToolResult:
+def revoke_call(rt: Runtime, key_id: str, method: str = "n/a") -> WriteCall:
+    return WriteCall(rt, ACTION, {"key_id": key_id}, verb="revoked", key_id=key_id, method=method)
+
+
+async def current(call: WriteCall) -> ApiKey | CallToolResult:
     """The key as Venice has it now, or the `already_gone` answer (audited) if it is not there."""
     try:
-        return await rt.client.get_key(key_id)
+        return await call.rt.client.get_key(str(call.key_id))
     except KeyNotFound:
-        record(rt, tool=ACTION, key_id=key_id, args=args, method="n/a", outcome="already_gone")
-        out = WriteResult(status="already_gone", key_id=key_id, message="No such key (already revoked?).")
-        return result(out, out.message)
+        return call.finish("already_gone", "No such key (already revoked?).")
 
 
-async def _revoke(rt: Runtime, key: ApiKey, args: dict[str, object], method: str) -> CallToolResult:
+async def revoke(call: WriteCall, key: ApiKey) -> CallToolResult:
     """Send the delete once, finish whatever happens to the caller, record and answer."""
-    key_id = str(args["key_id"])
     with to_the_end():  # sent: finish, record and answer whatever happens to the caller
         try:
-            await rt.client.delete_key(key_id)
+            await call.rt.client.delete_key(key.id)
         except (OutcomeUnknown, MalformedResponse) as exc:
             # Sent, answer lost or unreadable: look whether the key is gone; never resend.
-            return await _reconcile(rt, key_id, args, method, exc)
+            return await reconcile(call, exc)
         except VeniceError as exc:
-            raise failed(
-                rt, exc, tool=ACTION, key_id=key_id, args=args, method=method, verb="revoked"
-            ) from None
-        record(rt, tool=ACTION, key_id=key_id, args=args, method=method, outcome="revoked")
-        out = WriteResult(status="revoked", key_id=key_id, message=f"Revoked key …{key.last6}.")
-        return result(out, out.message)
+            raise call.failed(exc) from None
+        return call.finish("revoked", f"Revoked key …{key.last6}.")
 
 
-async def _reconcile(
-    rt: Runtime, key_id: str, args: dict[str, object], method: str, exc: VeniceError
-) -> CallToolResult:
-    """The delete was sent but its answer was lost: read the key back, don't resend.
-
-    Still there on the first look gets a second look after a short pause, for a delete
-    Venice was still finishing when the answer was given up on.
-    """
+async def reconcile(call: WriteCall, exc: VeniceError) -> CallToolResult:
+    """The delete was sent but its answer was lost: read the key back, don't resend."""
     why = lost_answer(exc)
+
+    async def still_there() -> bool:
+        try:
+            await call.rt.client.get_key(str(call.key_id))
+        except KeyNotFound:
+            return False
+        return True
+
     try:
-        for attempt in range(2):
-            if attempt:
-                await look_again(rt)
-            await rt.client.get_key(key_id)
-    except KeyNotFound:
-        record(
-            rt,
-            tool=ACTION,
-            key_id=key_id,
-            args=args,
-            method=method,
-            outcome="revoked",
-            detail=f"{why}; confirmed gone by reading back",
-        )
-        out = WriteResult(
-            status="revoked",
-            key_id=key_id,
-            message=f"Revoked: reading back shows the key is gone (outcome unknown at first: {why}).",
-        )
-        return result(out, out.message)
+        there = await read_back(call.rt, still_there, lambda there: not there)
     except VeniceError as err:
-        record(
-            rt,
-            tool=ACTION,
-            key_id=key_id,
-            args=args,
-            method=method,
-            outcome="outcome_unknown",
+        return call.finish(
+            "outcome_unknown",
+            f"Unknown whether the key was revoked ({why}), and reading back failed ({err}). "
+            "Check with get_key before trying again.",
             detail=f"{why}; reading back failed: {err}",
         )
-        out = WriteResult(
-            status="outcome_unknown",
-            key_id=key_id,
-            message=f"Unknown whether the key was revoked ({why}), and reading back failed ({err}). "
-            "Check with get_key before trying again.",
+    if not there:
+        return call.finish(
+            "revoked",
+            f"Revoked: reading back shows the key is gone (outcome unknown at first: {why}).",
+            detail=f"{why}; confirmed gone by reading back",
         )
-        return result(out, out.message)
-    record(
-        rt,
-        tool=ACTION,
-        key_id=key_id,
-        args=args,
-        method=method,
-        outcome="not_revoked",
+    return call.finish(
+        "not_revoked",
+        f"Not revoked: reading back shows the key is still there (outcome unknown at first: {why}). "
+        "Call revoke_key again to retry.",
         detail=f"{why}; key still present on two looks",
     )
-    out = WriteResult(
-        status="not_revoked",
-        key_id=key_id,
-        message=f"Not revoked: reading back shows the key is still there (outcome unknown at first: "
-        f"{why}). Call revoke_key again to retry.",
-    )
-    return result(out, out.message)
 
 
 # -- revoke_keys: an incident's many keys, one approval ------------------------------------------
@@ -252,7 +204,9 @@ def batch_message(found: list[ApiKey], missing: list[str]) -> str:
     return "\n".join(lines)
 
 
-def register_many(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions) -> None:
+def register_batch(kit: Kit) -> None:
+    rt, confirmer = kit.rt, kit.confirmer
+
     async def look_up(key_ids: list[str]) -> tuple[list[ApiKey], list[str]]:
         """The keys as Venice lists them now (one listing, not one read per key), and the ids it lacks."""
         listed = {k.id: k for k in await rt.client.list_keys()}
@@ -267,10 +221,7 @@ def register_many(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Ac
         key_ids: list[str], approval_id: str | None, confirmation_token: str | None, ctx: Context[Any, Any]
     ) -> Gate | Elicit[CountForm]:
         ids = unique(key_ids)
-        try:
-            found, missing = await look_up(ids)
-        except VeniceError as exc:
-            raise ToolError(str(exc)) from None
+        found, missing = await look_up(ids)
         try:
             vet(found)
         except PolicyRefusal as exc:
@@ -288,8 +239,7 @@ def register_many(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Ac
             form=CountForm,
         )
 
-    @tools.add(title="Revoke keys (incident)", annotations=DESTRUCTIVE, meta=WITH_CARD)
-    @venice_errors
+    @kit.tool(title="Revoke keys (incident)", annotations=DESTRUCTIVE, toolset="workflows", meta=WITH_CARD)
     async def revoke_keys(
         key_ids: Annotated[list[KeyId], Field(min_length=1, max_length=MAX_BATCH)],
         confirmation: Annotated[ElicitationResult[CountForm], Resolve(gate)],
@@ -298,32 +248,27 @@ def register_many(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Ac
     ) -> Annotated[CallToolResult, BatchResult]:
         """Revoke up to 50 keys at once (an incident), after the person approves the whole list."""
         ids = unique(key_ids)
-        args: dict[str, Any] = {"key_ids": ids}
+        call = WriteCall(rt, MANY_ACTION, {"key_ids": ids}, answer=BatchResult, verb="revoked")
         found, missing = await look_up(ids)
         decision = confirmer.settle(
             confirmation,
             action=MANY_ACTION,
-            args=args,
+            args=call.args,
             approval_id=approval_id,
             token=confirmation_token,
             expect_count=len(found),
         )
         if not decision.go:
-            return not_done(
-                rt,
+            return call.not_done(
                 decision,
-                tool=MANY_ACTION,
-                key_id=None,
-                args=args,
-                preview=batch_preview(found, missing),
-                make=BatchResult,
-                verb="revoked",
-                confirmer=confirmer,
+                batch_preview(found, missing),
+                confirmer,
                 expect=str(len(found)),
                 expect_label=f"the number of keys to revoke ({len(found)})",
             )
         return await revoke_batch(rt, ids, method=decision.method)
 
+    @kit.approved(MANY_ACTION)
     async def approved(call: dict[str, Any], method: str) -> CallToolResult:
         """What the approval card runs once the person approved: the same list, each key looked up afresh."""
         ids = unique(call["key_ids"])
@@ -333,8 +278,6 @@ def register_many(tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Ac
         except PolicyRefusal as exc:
             raise ToolError(str(exc)) from None
         return await revoke_batch(rt, ids, method=method)
-
-    actions.add(MANY_ACTION, approved)
 
 
 def unique(key_ids: list[str]) -> list[str]:
@@ -346,17 +289,23 @@ async def revoke_batch(rt: Runtime, ids: list[str], *, method: str) -> CallToolR
     """Revoke each key once, in order; one key's failure does not stop the rest. Audited per key."""
     outcomes: list[KeyOutcome] = []
     for key_id in ids:
-        args = {"key_id": key_id}
-        key = await _current_quietly(rt, key_id, args)
-        if isinstance(key, CallToolResult):
-            outcomes.append(_outcome(key_id, None, key))
-            continue
+        call = revoke_call(rt, key_id, method)
         try:
-            done = await _revoke(rt, key, args, method)
-        except ToolError as exc:  # Venice refused this one; it is audited as failed
-            outcomes.append(KeyOutcome(key_id=key_id, last6=key.last6, status="failed", message=str(exc)))
+            key = await current(call)
+        except VeniceError as exc:
+            message = f"Could not read the key: {exc}"
+            outcomes.append(KeyOutcome(key_id=key_id, status="outcome_unknown", message=message))
             continue
-        outcomes.append(_outcome(key_id, key.last6, done))
+        last6 = None if isinstance(key, CallToolResult) else key.last6
+        try:
+            done = key if isinstance(key, CallToolResult) else await revoke(call, key)
+        except ToolError as exc:  # Venice refused this one; it is audited as failed
+            outcomes.append(KeyOutcome(key_id=key_id, last6=last6, status="failed", message=str(exc)))
+            continue
+        sc = done.structured_content or {}
+        outcomes.append(
+            KeyOutcome(key_id=key_id, last6=last6, status=str(sc["status"]), message=str(sc["message"]))
+        )
     revoked = sum(o.status == "revoked" for o in outcomes)
     status = "revoked_all" if revoked == len(ids) else "revoked_some"
     out = BatchResult(
@@ -368,18 +317,3 @@ async def revoke_batch(rt: Runtime, ids: list[str], *, method: str) -> CallToolR
     )
     lines = [out.message] + [f"- {o.key_id} …{o.last6 or '?'}: {o.status}. {o.message}" for o in outcomes]
     return result(out, "\n".join(lines))
-
-
-async def _current_quietly(rt: Runtime, key_id: str, args: dict[str, object]) -> ApiKey | CallToolResult:
-    try:
-        return await _current(rt, key_id, args)
-    except VeniceError as exc:
-        out = WriteResult(status="outcome_unknown", key_id=key_id, message=f"Could not read the key: {exc}")
-        return result(out, out.message)
-
-
-def _outcome(key_id: str, last6: str | None, done: CallToolResult) -> KeyOutcome:
-    sc = done.structured_content or {}
-    return KeyOutcome(
-        key_id=key_id, last6=last6, status=str(sc.get("status", "failed")), message=str(sc.get("message", ""))
-    )

@@ -12,7 +12,6 @@ touched; if the old key cannot be set to expire, the result says exactly what ex
 (both keys, the new secret's file) and how to finish, and every step has its audit entry.
 """
 
-
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -21,22 +20,17 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from venice_keys_mcp.runtime import Runtime
-from venice_keys_mcp.safety.confirm import Confirmer, Gate, RevokeForm, name_key
+from venice_keys_mcp.safety.confirm import Gate, RevokeForm, name_key
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_create, check_revoke
-from venice_keys_mcp.tools.approval import WITH_CARD, Actions
-from venice_keys_mcp.tools.common import ROTATES, result, to_the_end, venice_errors
-from venice_keys_mcp.tools.create import reveal_plan
-from venice_keys_mcp.tools.creation import CreationWindow, make_key
-from venice_keys_mcp.tools.delivery import Reveal, new_key_fields
-from venice_keys_mcp.tools.keys import KeyId
-from venice_keys_mcp.tools.outcomes import Preview, WriteResult, not_done, record
-from venice_keys_mcp.tools.params import ApprovalId, Token
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.approval import WITH_CARD
+from venice_keys_mcp.tools.create import CreateResult, CreationWindow, Reveal, make_key, reveal_plan
+from venice_keys_mcp.tools.kit import ROTATES, Kit, result, venice_errors
+from venice_keys_mcp.tools.params import ApprovalId, KeyId, Token
 from venice_keys_mcp.tools.views import Output, key_line, now_utc
-from venice_keys_mcp.venice import ApiKey, CreateKeyRequest, UpdateKeyRequest, VeniceError
-from venice_keys_mcp.venice.models import MAX_DESCRIPTION
+from venice_keys_mcp.tools.write import Preview, WriteCall, WriteResult, to_the_end
+from venice_keys_mcp.venice import ApiKey, CreateKeyRequest, KeyLimits, UpdateKeyRequest, VeniceError
+from venice_keys_mcp.venice.models import MAX_DESCRIPTION, wire_time
 
 ACTION = "rotate_key"
 ROTATED = " (rotated)"
@@ -58,22 +52,14 @@ class RotateResult(WriteResult):
     check: str | None = Field(default=None, description="How to see that clients switched over")
 
 
-def register(
-    tools: Toolbox, rt: Runtime, confirmer: Confirmer, actions: Actions, window: CreationWindow
-) -> None:
+def register(kit: Kit) -> None:
+    rt, confirmer = kit.rt, kit.confirmer
+    window: CreationWindow = kit.once("creation window", CreationWindow)
+
     def vet(old: ApiKey) -> None:
         """The server's own key is never rotated away; the new key must be one policy allows."""
         check_revoke(rt.policy, key_id=old.id, key_last6=old.last6)
-        now = now_utc()
-        check_create(
-            rt.policy,
-            key_type=old.api_key_type,
-            usd=old.consumption_limits.usd,
-            diem=old.consumption_limits.diem,
-            expires_at=_future(old.expires_at, now),
-            now=now,
-            limit_period=old.limit_period,
-        )
+        check_create(rt.policy, key_type=old.api_key_type, limits=new_limits(old, now_utc()), now=now_utc())
 
     @venice_errors
     async def gate(
@@ -83,10 +69,7 @@ def register(
         confirmation_token: str | None,
         ctx: Context[Any, Any],
     ) -> Gate | Elicit[RevokeForm]:
-        try:
-            old = await rt.client.get_key(key_id)
-        except VeniceError as exc:
-            raise ToolError(str(exc)) from None
+        old = await rt.client.get_key(key_id)
         try:
             vet(old)
         except PolicyRefusal as exc:
@@ -109,8 +92,7 @@ def register(
             form=RevokeForm,
         )
 
-    @tools.add(title="Rotate key", annotations=ROTATES, meta=WITH_CARD)
-    @venice_errors
+    @kit.tool(title="Rotate key", annotations=ROTATES, toolset="workflows", meta=WITH_CARD)
     async def rotate_key(
         key_id: KeyId,
         confirmation: Annotated[ElicitationResult[RevokeForm], Resolve(gate)],
@@ -122,46 +104,48 @@ def register(
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, RotateResult]:
         """Replace a key with a new one like it; the old one expires after grace_hours. Person approves."""
-        args: dict[str, Any] = {"key_id": key_id, "grace_hours": grace_hours}
+        call = WriteCall(
+            rt, ACTION, {"key_id": key_id, "grace_hours": grace_hours}, RotateResult, "rotated", key_id
+        )
         old = await rt.client.get_key(key_id)
         decision = confirmer.settle(
             confirmation,
             action=ACTION,
-            args=args,
+            args=call.args,
             approval_id=approval_id,
             token=confirmation_token,
             expect_last6=old.last6,
         )
         if not decision.go:
             preview = Preview(action="rotate", key=key_line(old), changes=steps(old, grace_hours, now_utc()))
-            return not_done(
-                rt,
+            return call.not_done(
                 decision,
-                tool=ACTION,
-                key_id=key_id,
-                args=args,
-                preview=preview,
-                make=RotateResult,
-                verb="rotated",
-                confirmer=confirmer,
+                preview,
+                confirmer,
                 expect=old.last6,
                 expect_label="the old key's last six characters",
             )
-        reveal = reveal_plan(confirmer, ctx, {"reveal_secret": False}, decision)
-        return await rotate(rt, window, old, grace_hours, decision.method, reveal)
+        call.method = decision.method
+        return await rotate(
+            call, window, old, reveal_plan(confirmer, ctx, {"reveal_secret": False}, decision)
+        )
 
-    async def approved(call: dict[str, Any], method: str) -> CallToolResult:
+    @kit.approved(ACTION)
+    async def approved(args: dict[str, Any], method: str) -> CallToolResult:
         """What the approval card runs once the person approved: the same rotation, the key read afresh."""
-        old = await rt.client.get_key(call["key_id"])
+        old = await rt.client.get_key(args["key_id"])
         try:
             vet(old)
         except PolicyRefusal as exc:
             raise ToolError(str(exc)) from None
-        return await rotate(
-            rt, window, old, int(call["grace_hours"]), method, Reveal(offer="app", confirmer=confirmer)
-        )
+        call_args = {"key_id": old.id, "grace_hours": int(args["grace_hours"])}
+        call = WriteCall(rt, ACTION, call_args, RotateResult, "rotated", old.id, method)
+        return await rotate(call, window, old, Reveal(offer="app", confirmer=confirmer))
 
-    actions.add(ACTION, approved)
+
+def new_limits(old: ApiKey, now: datetime) -> KeyLimits:
+    """The new key's limits: the old key's, with an expiry only if it is still ahead."""
+    return old.limits.model_copy(update={"expires_at": _future(old.expires_at, now)})
 
 
 def steps(old: ApiKey, grace_hours: int, now: datetime) -> list[str]:
@@ -196,32 +180,19 @@ def old_key_expiry(old: ApiKey, grace_hours: int, now: datetime) -> datetime:
     return min(until, old.expires_at) if old.expires_at else until
 
 
-async def rotate(
-    rt: Runtime, window: CreationWindow, old: ApiKey, grace_hours: int, method: str, reveal: Reveal
-) -> CallToolResult:
+async def rotate(call: WriteCall, window: CreationWindow, old: ApiKey, reveal: Reveal) -> CallToolResult:
     """Step 1, the new key (secret delivered); step 2, the old key's expiry or revoke. Each audited."""
-    args: dict[str, Any] = {"key_id": old.id, "grace_hours": grace_hours}
     now = now_utc()
     description = new_description(old.description)
     request = CreateKeyRequest(
-        api_key_type=old.api_key_type,
-        description=description,
-        **new_key_fields(
-            old.consumption_limits.usd,
-            old.consumption_limits.diem,
-            _wire_time(_future(old.expires_at, now)),
-            old.limit_period,
-            old.model_privacy,
-        ),
+        api_key_type=old.api_key_type, description=description, **new_limits(old, now).request_fields()
     )
+    making = WriteCall(call.rt, ACTION, call.args, answer=CreateResult, verb="created", method=call.method)
     made = await make_key(
-        rt,
+        making,
         window,
-        tool=ACTION,
-        args=args,
-        method=method,
-        send=lambda: rt.client.create_key(request),
-        reveal=reveal,
+        lambda: call.rt.client.create_key(request),
+        reveal,
         match={"description": description, "key_type": old.api_key_type},
     )
     sc = made.structured_content or {}
@@ -239,69 +210,53 @@ async def rotate(
         return result(out, out.message)
     new_side = RotatedKey(id=sc["id"], last6=sc["last6"], secret_file=sc.get("secret_file"))
     with to_the_end():  # the new key exists: finish the old key's side whatever happens to the caller
-        done = await _retire(rt, old, grace_hours, now, args, method, new_side)
+        done = await _retire(call, old, now, new_side)
     done.meta = made.meta  # the card's "show secret once" for the new key
     return done
 
 
-async def _retire(
-    rt: Runtime,
-    old: ApiKey,
-    grace_hours: int,
-    now: datetime,
-    args: dict[str, Any],
-    method: str,
-    new: RotatedKey,
-) -> CallToolResult:
+async def _retire(call: WriteCall, old: ApiKey, now: datetime, new: RotatedKey) -> CallToolResult:
     """Expire or revoke the old key, read it back, and answer with both keys."""
+    rt, grace_hours = call.rt, int(call.args["grace_hours"])
     check = (
         f"Move every client to the new key …{new.last6}; get_key on both keys shows the switch-over "
         f"(lastUsedAt of …{new.last6} moves, that of …{old.last6} stops)."
     )
     secret_at = f" Its secret is in {new.secret_file}." if new.secret_file else ""
+    until = old_key_expiry(old, grace_hours, now)
     try:
         if grace_hours == 0:
             await rt.client.delete_key(old.id)
             old_side = RotatedKey(id=old.id, last6=old.last6, expires="revoked")
             step = f"the old key …{old.last6} is revoked"
         else:
-            until = old_key_expiry(old, grace_hours, now)
-            await rt.client.update_key(UpdateKeyRequest(id=old.id, expires_at=_wire_time(until)))
+            await rt.client.update_key(UpdateKeyRequest(id=old.id, expires_at=wire_time(until)))
             back = await rt.client.get_key(old.id)
             if back.expires_at is None or back.expires_at > until:
                 raise _NotInPlace(f"Venice shows its expiry as {_utc(back.expires_at) or 'never'}")
             old_side = RotatedKey(id=old.id, last6=old.last6, expires=_utc(back.expires_at))
             step = f"the old key …{old.last6} expires at {_utc(back.expires_at)}"
     except (VeniceError, _NotInPlace) as exc:
-        record(rt, tool=ACTION, key_id=old.id, args=args, method=method, outcome="rotated_partially",
-               detail=f"new key {new.id} made; old key not retired: {exc}")  # fmt: skip
         finish = (
             f"revoke_key key_id={old.id}"
             if grace_hours == 0
-            else f"patch_key key_id={old.id} expires_at={_wire_time(old_key_expiry(old, grace_hours, now))}"
+            else f"patch_key key_id={old.id} expires_at={wire_time(until)}"
         )
-        out = RotateResult(
-            status="rotated_partially",
-            key_id=old.id,
+        return call.finish(
+            "rotated_partially",
+            f"Half done: the new key …{new.last6} ({new.id}) exists.{secret_at} The old key "
+            f"…{old.last6} could not be {'revoked' if grace_hours == 0 else 'set to expire'} ({exc}); it "
+            f"is still active. To finish: {finish}.",
+            detail=f"new key {new.id} made; old key not retired: {exc}",
             old=RotatedKey(id=old.id, last6=old.last6, expires=_utc(old.expires_at)),
             new=new,
             check=check,
-            message=f"Half done: the new key …{new.last6} ({new.id}) exists.{secret_at} The old key "
-            f"…{old.last6} could not be {'revoked' if grace_hours == 0 else 'set to expire'} ({exc}); it "
-            f"is still active. To finish: {finish}.",
         )
-        return result(out, out.message)
-    record(rt, tool=ACTION, key_id=old.id, args=args, method=method, outcome="rotated",
-           detail=f"new key {new.id}; {step}")  # fmt: skip
-    out = RotateResult(
-        status="rotated",
-        key_id=old.id,
-        old=old_side,
-        new=new,
-        check=check,
-        message=f"Rotated: new key …{new.last6} ({new.id}) made.{secret_at} Now {step}.",
-    )
-    return result(out, f"{out.message}\n{check}")
+    message = f"Rotated: new key …{new.last6} ({new.id}) made.{secret_at} Now {step}."
+    return call.finish(
+        "rotated", message, detail=f"new key {new.id}; {step}", text=f"{message}\n{check}",
+        old=old_side, new=new, check=check,
+    )  # fmt: skip
 
 
 class _NotInPlace(Exception):
@@ -314,8 +269,3 @@ def _future(when: datetime | None, now: datetime) -> datetime | None:
 
 def _utc(when: datetime | None) -> str | None:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when else None
-
-
-def _wire_time(when: datetime | None) -> str | None:
-    """Venice's `expiresAt` form with a time of day (UTC, whole seconds)."""
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else None

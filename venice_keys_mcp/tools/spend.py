@@ -25,10 +25,8 @@ import anyio
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from venice_keys_mcp.runtime import Runtime
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence
-from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
-from venice_keys_mcp.tools.registration import Toolbox
+from venice_keys_mcp.tools.kit import Kit, result
 from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, flag
 from venice_keys_mcp.venice import ApiKey, BillingBalance, KeyUsage, UsageAnalytics, VeniceError
 from venice_keys_mcp.venice.models import LimitPeriod
@@ -80,9 +78,10 @@ class SpendReport(Output):
     keys: list[KeySpend] = Field(description="Top spenders, then any jumped or near-cap key")
 
 
-def register(tools: Toolbox, rt: Runtime) -> None:
-    @tools.add(title="Spend per key", annotations=READ_ONLY)
-    @venice_errors
+def register(kit: Kit) -> None:
+    rt = kit.rt
+
+    @kit.tool(title="Spend per key", toolset="spend")
     async def get_spend(
         lookback: Annotated[int, Field(ge=1, le=90, description="Days")] = 7,
         limit: Annotated[int, Field(ge=1, le=50, description="Top spenders shown")] = 10,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -90,6 +90,70 @@ class PeriodUsage(_Wire):
     diem: Decimal
 
 
+class KeyLimits(BaseModel):
+    """What a key may spend and do, by the names of the tools' arguments: one vocabulary.
+
+    Tools, policy and the approval texts all speak of `usd_limit`, `diem_limit`,
+    `limit_period`, `model_privacy` and `expires_at`; Venice's spelling of them
+    (`consumptionLimits.usd`, `limitPeriod`, ...) is read in one place (`ApiKey.limits`)
+    and written in one place (`request_fields`). None: no cap, no expiry, or Venice's
+    default period (EPOCH) and privacy (ALL).
+    """
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "usd_limit",
+        "diem_limit",
+        "limit_period",
+        "model_privacy",
+        "expires_at",
+    )
+    CAPS: ClassVar[tuple[str, ...]] = ("usd_limit", "diem_limit")
+
+    usd_limit: float | None = None
+    diem_limit: float | None = None
+    limit_period: LimitPeriod | None = None
+    model_privacy: ModelPrivacy | None = None
+    expires_at: datetime | None = None
+
+    def values(self) -> dict[str, Any]:
+        """Every field by name, None included (a key's present state, for comparing)."""
+        return {name: getattr(self, name) for name in self.NAMES}
+
+    def request_fields(self, patch: tuple[str, ...] = ()) -> dict[str, Any]:
+        """These limits as fields of a create, mint or patch request (`CreateKeyRequest(**fields)`).
+
+        A new key (no `patch`) sends the fields that are set. A patch sends the fields it
+        names, None meaning "remove"; when it names either cap it sends both (this object
+        holds the key's other cap as it is), since Venice may replace `consumptionLimit` whole.
+        """
+        names = patch or tuple(n for n in self.NAMES if getattr(self, n) is not None)
+        fields: dict[str, Any] = {}
+        if any(cap in names for cap in self.CAPS):
+            caps = {"usd": self.usd_limit, "diem": self.diem_limit}
+            fields["consumption_limit"] = LimitsInput(
+                **(caps if patch else {k: v for k, v in caps.items() if v is not None})
+            )
+        if "expires_at" in names:
+            fields["expires_at"] = wire_time(self.expires_at)
+        for name in ("limit_period", "model_privacy"):
+            if name in names and getattr(self, name) is not None:
+                fields[name] = getattr(self, name)
+        return fields
+
+
+def wire_time(when: datetime | None) -> str | None:
+    """Venice's `expiresAt` form: a date at midnight UTC, else the time to the second (or millisecond)."""
+    if when is None:
+        return None
+    if (when.hour, when.minute, when.second, when.microsecond) == (0, 0, 0, 0):
+        return when.strftime("%Y-%m-%d")
+    if when.microsecond:
+        return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class ApiKey(_Wire):
     """A key as `GET /api_keys`, `GET /api_keys/{id}` and `PATCH /api_keys` return it (masked)."""
 
@@ -105,6 +169,18 @@ class ApiKey(_Wire):
     model_privacy: ModelPrivacy = Field(default="ALL", alias="modelPrivacy")
     usage: Usage | None = None
     current_period_usage: PeriodUsage | None = Field(default=None, alias="currentPeriodUsage")
+
+    @property
+    def limits(self) -> KeyLimits:
+        """What this key may spend and do, in the tools' and the policy's words."""
+        c = self.consumption_limits
+        return KeyLimits(
+            usd_limit=c.usd,
+            diem_limit=c.diem,
+            limit_period=self.limit_period,
+            model_privacy=self.model_privacy,
+            expires_at=self.expires_at,
+        )
 
 
 class CreatedKey(_Wire):
