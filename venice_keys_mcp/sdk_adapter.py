@@ -1,13 +1,10 @@
 """Every private name of the MCP SDK this package uses, in one place.
 
 Checked against mcp 2.3.0 (pyproject pins `mcp>=2.3,<2.4`). The SDK gives no public way
-to do the four things below; when the pin moves, read this module against the new SDK
+to do the three things below; when the pin moves, read this module against the new SDK
 first, and nothing else. `tests/test_layout.py` fails if another module of the package
 imports a private SDK module or name, or reaches into an SDK object's private attributes.
 
-- Tools built from stored schemas (`tools/registration.py`): `Tool.from_function`
-  derives every schema at start-up; building a `Tool` directly needs the pieces it uses
-  (`func_metadata`, `context_injection` and the resolver plans of `mcpserver.resolve`).
 - Our stdio transport (`stdio.py`): the low-level server's `run` with our streams, and
   the SDK's context-carrying memory streams that `run` expects.
 - Leaving out the prompt handlers when there are no prompts (`server.offer_only_what_exists`):
@@ -22,20 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.resolve import build_resolver_plans, find_resolved_parameters
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 
 __all__ = [
     "SDK_CHECKED_VERSION",
-    "ArgModelBase",
-    "FuncMetadata",
-    "build_resolver_plans",
     "context_streams",
     "drop_request_handlers",
-    "find_context_parameter",
-    "find_resolved_parameters",
     "has_prompts",
     "lowlevel_server",
     "registered_tool",

@@ -2,8 +2,8 @@
 
 Read-only mode leaves the write tools out entirely (an agent cannot call what it cannot
 see), and a call to one anyway is refused by name of the setting, not as an unknown tool.
-Tools come from `tools.registration`: schemas compacted (the whole `tools/list` is paid for
-in every agent's context, at every session) and published ahead, so start-up does not derive them.
+Tools come from `tools.registration`: the SDK derives their schemas, then they are compacted
+(the whole `tools/list` is paid for in every agent's context, at every session).
 """
 
 from __future__ import annotations
