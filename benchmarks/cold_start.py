@@ -25,7 +25,9 @@ from benchmarks.procs import minimal_command, server_command, server_env
 from benchmarks.stats import summary
 from benchmarks.stdio_rpc import rpc_process
 
-TARGET_RATIO = 1.15
+#: Since issue 14 the SDK derives every tool's schemas at start-up (no stored copy, no
+#: private rebuild of its tool construction), which the target allows for (was 1.15).
+TARGET_RATIO = 1.25
 
 
 def time_to_tools_list(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, float | None, int]:

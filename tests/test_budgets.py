@@ -11,8 +11,8 @@ these tests keep what can be checked exactly from regressing between benchmark r
 - what a list entry leaves out to stay small, and that `get_key` still shows it;
 - that start-up imports neither the HTTP client layer nor the benchmark, and builds no
   HTTP client (the client is built on first use); with `--sandbox`, nor the sandbox's app;
-- that start-up to `tools/list` derives no JSON schema and builds no argument or output
-  model (the schemas come from `tools/published.py`);
+- that start-up derives each tool's two JSON schemas (input, output) once, through the
+  SDK's `Tool.from_function`, and nothing else, and that `tools/list` derives none;
 - that `clean_untrusted`'s shortcut for already-clean text gives what full cleaning gives.
 """
 
@@ -146,12 +146,15 @@ def test_sandbox_start_up_leaves_the_sandbox_app_for_the_first_call(tmp_path: Pa
     assert after_use["app_loaded"] is True and after_use["keys"] > 0
 
 
-def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_path: Path) -> None:
-    """Schemas come from tools/published.py; argument and output models wait for the first call."""
+def test_start_up_derives_each_tool_schema_once_and_tools_list_none(tmp_path: Path) -> None:
+    """The SDK derives every tool's schemas at start-up (issue 14); nothing else may add to that bill.
+
+    A second derivation (a listing that derives again, a form or result model built at
+    start-up rather than at first use) would raise the count.
+    """
     script = textwrap.dedent(
         f"""
-        import asyncio, inspect, json
-        from typing import get_args
+        import asyncio, json
         import pydantic.json_schema
         from mcp import Client
 
@@ -165,7 +168,6 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
         from venice_keys_mcp.server import build_server
         from venice_keys_mcp.sdk_adapter import registered_tools
         from venice_keys_mcp.settings import Settings
-        from venice_keys_mcp.tools import views
 
         server = build_server(Settings(
             sandbox=True,
@@ -173,22 +175,15 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
             audit_log={str(tmp_path / "audit.jsonl")!r},
         ))
         tools = registered_tools(server)
+        at_start = len(generated)
 
         async def listing():
             async with Client(server, mode="legacy") as client:
                 return len((await client.list_tools()).tools)
 
         listed = asyncio.run(listing())
-        built = [t.name for t in tools if t.fn_metadata.arg_model.__pydantic_complete__]
-        outputs, todo = [], [views.Output]
-        while todo:
-            outputs.append(todo.pop())
-            todo += outputs[-1].__subclasses__()
-        built += [m.__name__ for m in outputs if m.__pydantic_complete__]
-        declared = [get_args(inspect.signature(t.fn, eval_str=True).return_annotation)[1] for t in tools]
-        not_output = [m.__name__ for m in declared if not issubclass(m, views.Output)]
-        print(json.dumps({{"listed": listed, "schemas_generated": len(generated), "built": built,
-                          "outputs": len(outputs), "not_output": not_output}}))
+        print(json.dumps({{"listed": listed, "at_start": at_start, "after_list": len(generated),
+                          "tools": len(tools), "outputs": sum(t.output_schema is not None for t in tools)}}))
         """
     )
     run = subprocess.run(
@@ -196,9 +191,9 @@ def test_start_up_to_tools_list_derives_no_schema_and_builds_no_tool_model(tmp_p
     )
     result = json.loads(run.stdout.splitlines()[-1])
     assert result["listed"] == TOOLS_LISTED
-    assert result["schemas_generated"] == 0, "start-up derived a JSON schema: is tools/published.py stale?"
-    assert result["built"] == [] and result["outputs"] > 10
-    assert result["not_output"] == []  # every tool's output model waits for first use
+    assert result["outputs"] == result["tools"]  # every tool declares its output model
+    assert result["at_start"] == result["tools"] + result["outputs"]
+    assert result["after_list"] == result["at_start"], "tools/list derived a JSON schema again"
 
 
 #: Text on both sides of the shortcut's line: single-spaced printable ASCII (taken), and text

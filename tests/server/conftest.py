@@ -43,8 +43,8 @@ def make_server(tmp_path: Path) -> Callable[..., MCPServer]:
 class CheckOutputs:
     """Every tool result these tests see is checked against the tool's declared output model.
 
-    The server does not validate results a second time (see `tools/registration.py`); the
-    client checks each against the published output schema, and this checks it against
+    The server does not validate results a second time (see `tools/kit.py`); the
+    client checks each against the tool's output schema, and this checks it against
     the model itself, so a tool that answers with the wrong model, or a field its model
     lacks, is caught.
     """

@@ -17,10 +17,12 @@ import pytest
 from mcp import Client
 
 from venice_keys_mcp.sdk_adapter import registered_tool
-from venice_keys_mcp.server import build_server
+from venice_keys_mcp.server import build_server, tool_names
 from venice_keys_mcp.settings import Settings
-from venice_keys_mcp.tools import published
 from venice_keys_mcp.tools.write import Status
+
+#: Every tool, each toolset on (the `server` fixture's selection).
+TOOLS = [name for names in tool_names() for name in names]
 
 #: The keywords the MCP Inspector's `--strict` lint counts as constraining (its `untyped-schema` rule).
 CONSTRAINING = {"type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf", "properties", "items", "required"}
@@ -46,9 +48,16 @@ def _output_model(server: Any, name: str) -> Any:
     return get_args(inspect.signature(tool.fn, eval_str=True).return_annotation)[1]
 
 
-@pytest.mark.parametrize("name", list(published.SCHEMAS))
-def test_every_part_of_an_output_schema_constrains_something(name):
-    output = published.SCHEMAS[name][1]
+def _output_schema(server: Any, name: str) -> dict[str, Any] | None:
+    """The output schema the server lists for `name` (as the SDK derived it, then typed)."""
+    tool = registered_tool(server, name)
+    assert tool is not None, name
+    return tool.output_schema
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_every_part_of_an_output_schema_constrains_something(server, name):
+    output = _output_schema(server, name)
     assert output is not None and output["type"] == "object"
     for path, node in _nodes(output):
         assert CONSTRAINING & node.keys(), f"{name}{path} accepts anything: {node}"
@@ -57,11 +66,11 @@ def test_every_part_of_an_output_schema_constrains_something(name):
         assert ref is None or ref.removeprefix("#/$defs/") in output.get("$defs", {}), f"{name}{path}: {ref}"
 
 
-@pytest.mark.parametrize("name", list(published.SCHEMAS))
+@pytest.mark.parametrize("name", TOOLS)
 def test_output_schemas_require_exactly_the_fields_every_answer_has(server, name):
     """Required: the fields without a default. The rest are left out when empty, never sent as null."""
     model = _output_model(server, name)
-    schema = published.SCHEMAS[name][1]
+    schema = _output_schema(server, name)
     assert schema is not None
     assert list(schema["properties"]) == [f.alias or n for n, f in model.model_fields.items()]
     must = [f.alias or n for n, f in model.model_fields.items() if f.is_required()]
@@ -70,16 +79,16 @@ def test_output_schemas_require_exactly_the_fields_every_answer_has(server, name
         assert "default" not in sub and {"type": "null"} not in sub.get("anyOf", []), (name, field)
 
 
-def test_write_results_name_every_status_and_key_types_their_enums():
+def test_write_results_name_every_status_and_key_types_their_enums(server):
     for name in ("create_key", "patch_key", "revoke_key", "revoke_keys", "rotate_key", "mint_web3_key"):
-        schema = published.SCHEMAS[name][1]
+        schema = _output_schema(server, name)
         assert schema is not None
         assert schema["properties"]["status"]["enum"] == list(get_args(Status))
-    detail = published.SCHEMAS["get_key"][1]
+    detail = _output_schema(server, "get_key")
     assert detail is not None
     assert detail["properties"]["type"] == {"enum": ["INFERENCE", "ADMIN"], "type": "string"}
     assert detail["properties"]["suspicious"]["type"] == "boolean"
-    listing = published.SCHEMAS["list_keys"][1]
+    listing = _output_schema(server, "list_keys")
     assert listing is not None
     assert listing["properties"]["keys"] == {"items": {"$ref": "#/$defs/KeyLine"}, "type": "array"}
 
