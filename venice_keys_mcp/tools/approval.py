@@ -17,7 +17,6 @@ the model does not see.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -34,6 +33,7 @@ from venice_keys_mcp.tools.common import WRITE, result, venice_errors
 from venice_keys_mcp.tools.outcomes import record
 from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import Output
+from venice_keys_mcp.ui import page
 
 CARD_URI = "ui://venice-keys/approval.html"
 APP_ONLY = {"ui": {"resourceUri": CARD_URI, "visibility": ["app"]}}
@@ -180,8 +180,8 @@ def _reveal(
 
 
 def card_html() -> str:
-    """The approval card: one self-contained HTML file shipped in the package (no external loads)."""
-    return resources.files("venice_keys_mcp.ui").joinpath("approval.html").read_text(encoding="utf-8")
+    """The approval card: one self-contained HTML page, its shared parts inlined (no external loads)."""
+    return page("approval.html")
 
 
 class AppOnlyTools:

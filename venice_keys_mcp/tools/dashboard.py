@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from importlib import resources
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -28,6 +27,7 @@ from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fenc
 from venice_keys_mcp.tools.common import READ_ONLY, result, venice_errors
 from venice_keys_mcp.tools.registration import Toolbox
 from venice_keys_mcp.tools.views import FROM_VENICE, Output, now_utc
+from venice_keys_mcp.ui import page
 from venice_keys_mcp.venice import ApiKey
 
 DASHBOARD_URI = "ui://venice-keys/dashboard.html"
@@ -195,5 +195,5 @@ def register(tools: Toolbox, rt: Runtime) -> None:
 
 
 def dashboard_html() -> str:
-    """The dashboard page: one self-contained HTML file shipped in the package (no external loads)."""
-    return resources.files("venice_keys_mcp.ui").joinpath("dashboard.html").read_text(encoding="utf-8")
+    """The dashboard page: one self-contained HTML page, its shared parts inlined (no external loads)."""
+    return page("dashboard.html")
