@@ -54,6 +54,10 @@ def check_contents(dist: Path) -> None:
         fail("the wheel lacks the server or the sandbox")
     if any("__pycache__" in n or n.endswith(".pyc") for n in names):
         fail("the wheel carries compiled files")
+    # The MCP App pages and the shared parts they include at load time are package data, not code.
+    ui = {f"{PACKAGE}/ui/{p.name}" for p in (ROOT / PACKAGE / "ui").glob("*.*") if p.suffix != ".py"}
+    if missing := sorted(ui - set(names)):
+        fail(f"the wheel lacks app pages or the parts they include: {missing}")
     print(f"ok   wheel {wheels[0].name}: {len(names)} files, only {PACKAGE}/ and its metadata")
 
     with tarfile.open(sdists[0]) as sdist:

@@ -17,7 +17,6 @@ the model does not see.
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import resources
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -33,6 +32,7 @@ from venice_keys_mcp.safety.secrets import SecretDeliveryError, read_delivered_s
 from venice_keys_mcp.tools.kit import WRITE, Kit, result
 from venice_keys_mcp.tools.views import Output
 from venice_keys_mcp.tools.write import WriteCall
+from venice_keys_mcp.ui import page
 
 CARD_URI = "ui://venice-keys/approval.html"
 APP_ONLY = {"ui": {"resourceUri": CARD_URI, "visibility": ["app"]}}
@@ -165,8 +165,8 @@ def _reveal(
 
 
 def card_html() -> str:
-    """The approval card: one self-contained HTML file shipped in the package (no external loads)."""
-    return resources.files("venice_keys_mcp.ui").joinpath("approval.html").read_text(encoding="utf-8")
+    """The approval card: one self-contained HTML page, its shared parts inlined (no external loads)."""
+    return page("approval.html")
 
 
 class AppOnlyTools:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from importlib import resources
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -26,6 +25,7 @@ from pydantic import Field
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence, looks_like_instructions
 from venice_keys_mcp.tools.kit import Kit, result
 from venice_keys_mcp.tools.views import FROM_VENICE, Output, now_utc
+from venice_keys_mcp.ui import page
 from venice_keys_mcp.venice import ApiKey
 
 DASHBOARD_URI = "ui://venice-keys/dashboard.html"
@@ -193,5 +193,5 @@ def register(kit: Kit) -> None:
 
 
 def dashboard_html() -> str:
-    """The dashboard page: one self-contained HTML file shipped in the package (no external loads)."""
-    return resources.files("venice_keys_mcp.ui").joinpath("dashboard.html").read_text(encoding="utf-8")
+    """The dashboard page: one self-contained HTML page, its shared parts inlined (no external loads)."""
+    return page("dashboard.html")
