@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from mcp import Client
 from mcp.client import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
-SNAPS = Path(__file__).resolve().parent.parent / "toolsnaps"
+from tests.support.tool_catalog import SNAPS
+
 UPDATE = os.environ.get("UPDATE_TOOLSNAPS") == "1"
 
 pytestmark = pytest.mark.anyio

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+#: Where the snapshots live; `tests/server/test_toolsnaps.py` writes them here.
 SNAPS = Path(__file__).resolve().parents[1] / "toolsnaps"
 
 
