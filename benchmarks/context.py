@@ -23,15 +23,14 @@ from typing import Any
 ACCOUNT_KEYS = 500
 
 #: The tool list as the model sees it: name + description + input schema, on average per tool.
+#: Its budget is this times the tools listed by default (the default toolsets, not read-only),
+#: counted in the measured `tools/list` itself: a new tool brings its own allowance, and
+#: the tests check the count against the tool snapshots (tests/support/tool_catalog.py).
 MODEL_FACING_PER_TOOL = 500
-#: Tools listed by default (the default toolsets, not read-only): the model-facing budget is
-#: per tool times this. A new tool in a default toolset changes it, and the budget with it.
-TOOLS_LISTED = 12
 MODEL_FACING = "tools/list model-facing"
 
 #: Default renderings, per answer, at most: what an agent pays when it does not ask for more.
-BUDGETS: dict[str, int] = {
-    MODEL_FACING: MODEL_FACING_PER_TOOL * TOOLS_LISTED,
+ANSWER_BUDGETS: dict[str, int] = {
     "list_keys": 6_000,
     "get_key": 16_000,
     "get_limits": 16_000,
@@ -39,6 +38,13 @@ BUDGETS: dict[str, int] = {
     "audit_keys": 10_000,
     "get_spend": 6_000,
 }
+
+
+def budgets(tools_listed: int) -> dict[str, int]:
+    """Every budget: the model-facing one for this many listed tools, then each answer's."""
+    return {MODEL_FACING: MODEL_FACING_PER_TOOL * tools_listed, **ANSWER_BUDGETS}
+
+
 #: The largest answer an agent can ask for explicitly; reported, not budgeted (nor is the
 #: whole `tools/list` result, output schemas and annotations included).
 ASKED_FOR_MORE: dict[str, dict[str, Any]] = {
@@ -64,15 +70,18 @@ class ContextCost:
 
     default: dict[str, int]
     asked_for_more: dict[str, int]
-    tools_listed: int = TOOLS_LISTED
+    tools_listed: int
+
+    @property
+    def budgets(self) -> dict[str, int]:
+        return budgets(self.tools_listed)
 
     def over_budget(self) -> dict[str, tuple[int, int]]:
         """Answers over their budget, as `{name: (bytes, budget)}`; empty when all fit.
 
         The model-facing budget is per tool, over the tools actually listed.
         """
-        budgets = {**BUDGETS, MODEL_FACING: MODEL_FACING_PER_TOOL * self.tools_listed}
-        return {n: (b, budgets[n]) for n, b in self.default.items() if b > budgets[n]}
+        return {n: (b, self.budgets[n]) for n, b in self.default.items() if b > self.budgets[n]}
 
 
 def model_facing_bytes(tools_list: Mapping[str, Any]) -> int:
@@ -154,7 +163,7 @@ def measure_context_cost(workdir: Path) -> dict[str, Any]:
     in_memory = anyio.run(measure_in_memory, budget_server(workdir / "in-memory"))
     return {
         "command": described,
-        "budgets": BUDGETS,
+        "budgets": wire.budgets,
         "default": wire.default,
         "asked_for_more": wire.asked_for_more,
         "over_budget": {name: list(pair) for name, pair in wire.over_budget().items()},

@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.context import ACCOUNT_KEYS, BUDGETS, MODEL_FACING_PER_TOOL, TOOLS_LISTED
+from benchmarks.context import ACCOUNT_KEYS, MODEL_FACING_PER_TOOL, budgets
+from tests.support import tool_catalog
 
 CLONE = Path(__file__).resolve().parents[1]
 BENCH_TIMEOUT = 300  # a few seconds idle; generous for a shared machine
@@ -36,11 +37,12 @@ def test_quick_context_benchmark_writes_json_with_the_budgets_met(tmp_path: Path
     results = json.loads(written.read_text(encoding="utf-8"))
 
     context = results["context"]
-    assert context["budgets"] == BUDGETS
-    assert set(context["default"]) == set(BUDGETS)
+    listed = len(tool_catalog.listed_by_default())  # the stdio process lists the default tools
+    assert context["tools_listed"] == listed
+    assert context["budgets"] == budgets(listed)
+    assert set(context["default"]) == set(context["budgets"])
     for name, size in context["default"].items():
-        assert 0 < size <= BUDGETS[name], (name, size)
-    assert context["tools_listed"] == TOOLS_LISTED
+        assert 0 < size <= context["budgets"][name], (name, size)
     assert 0 < context["model_facing_per_tool"] <= MODEL_FACING_PER_TOOL
     assert context["over_budget"] == {} and context["met"] is True
     assert context["in_memory_default"].keys() == context["default"].keys()

@@ -29,7 +29,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from mcp import Client
 
-from benchmarks.context import TOOLS_LISTED
+from tests.support import tool_catalog
 from venice_keys_mcp.safety import fencing
 from venice_keys_mcp.safety.fencing import clean_untrusted
 
@@ -60,11 +60,12 @@ async def test_the_budget_account_is_as_large_as_the_budgets_say(tmp_path: Path)
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_default_answers_fit_their_context_budgets(tmp_path: Path, mode: str) -> None:
-    from benchmarks.context import BUDGETS, budget_server, measure_in_memory
+    from benchmarks.context import ANSWER_BUDGETS, MODEL_FACING, budget_server, measure_in_memory
 
     cost = await measure_in_memory(budget_server(tmp_path), mode=mode)
 
-    assert set(cost.default) == set(BUDGETS)
+    assert cost.tools_listed == len(tool_catalog.listed_by_default())
+    assert set(cost.default) == {MODEL_FACING, *ANSWER_BUDGETS} == set(cost.budgets)
     assert cost.over_budget() == {}, f"over budget (bytes, budget) in the {mode} era: {cost.over_budget()}"
 
 
@@ -190,7 +191,7 @@ def test_start_up_derives_each_tool_schema_once_and_tools_list_none(tmp_path: Pa
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=True
     )
     result = json.loads(run.stdout.splitlines()[-1])
-    assert result["listed"] == TOOLS_LISTED
+    assert result["listed"] == len(tool_catalog.listed_by_default())
     assert result["outputs"] == result["tools"]  # every tool declares its output model
     assert result["at_start"] == result["tools"] + result["outputs"]
     assert result["after_list"] == result["at_start"], "tools/list derived a JSON schema again"

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from support.server_process import run_cli, server_env
 
+from tests.support import tool_catalog
 from venice_keys_mcp import __version__
-from venice_keys_mcp.settings import ENV_VARS, ConfirmMode, Settings
+from venice_keys_mcp.settings import DEFAULT_TOOLSETS, ENV_VARS, ConfirmMode, Settings
 
 from .conftest import REPO, live_tools, manifest
 
@@ -30,7 +31,10 @@ KNOWN_ENV = {name for names in ENV_VARS.values() for name in names}
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_manifest_tools_are_exactly_the_live_tools_list(tmp_path, sync_manifest, mode):
     tools = [{"name": t.name, "description": t.description} for t in await live_tools(tmp_path, mode)]
-    assert len(tools) == 12  # the default toolsets; web3 only when asked for
+    names = {t["name"] for t in tools}
+    assert names == tool_catalog.listed_by_default()  # the default toolsets, less app-only tools
+    wallet = tool_catalog.server_tools(["web3"]) - tool_catalog.server_tools(DEFAULT_TOOLSETS)
+    assert wallet and not names & wallet  # minting with a wallet only when asked for
     problems = sync_manifest.differences(manifest(), sync_manifest.expected_fields(tools))
     assert problems == [], "run: python scripts/sync_manifest.py --write\n" + "\n".join(problems)
 

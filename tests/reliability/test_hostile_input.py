@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from tests.reliability.rig import Rig, build_rig, text
+from tests.support import tool_catalog
 from tests.support.eras import DEFAULT_ERA
 from venice_keys_mcp.sdk_adapter import registered_tools
 
@@ -228,22 +229,8 @@ def assert_clear_error(name: str, message: str) -> None:
     assert "failed unexpectedly" not in message, message[:300]
 
 
-TOOLS = [
-    "list_keys",
-    "get_key",
-    "get_limits",
-    "get_breach_log",
-    "audit_keys",
-    "get_spend",
-    "get_web3_token",
-    "create_key",
-    "patch_key",
-    "revoke_key",
-    "revoke_keys",
-    "rotate_key",
-    "mint_web3_key",
-    "key_dashboard",
-]
+#: Every tool a client without Apps is listed, from the snapshots (tests/toolsnaps/).
+TOOLS = sorted(tool_catalog.model_facing())
 
 
 def test_every_tool_is_covered(harness: Harness) -> None:

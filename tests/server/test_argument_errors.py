@@ -10,15 +10,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 from mcp import Client
+from mcp.client import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
+from tests.support import tool_catalog
 from venice_keys_mcp.venice._wire import error_detail
 
 pytestmark = pytest.mark.anyio
 
 WALLET = "0x" + "ab" * 20
 SIGNATURE = "0x" + "cd" * 65
+APPS = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
 
 #: (tool, arguments, the sentence after "Error executing tool <tool>: ")
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
@@ -128,11 +133,41 @@ async def test_a_bad_argument_is_one_plain_sentence_naming_it_and_its_rule(serve
     assert _snapshot(server) == before
 
 
-async def test_every_tool_that_takes_arguments_is_covered(server):
-    async with Client(server, mode="legacy") as c:
-        tools = (await c.list_tools()).tools
-    with_arguments = {t.name for t in tools if t.input_schema.get("properties")}
-    assert with_arguments == {tool for tool, _, _ in BAD_ARGUMENTS}
+#: Wrong values to try, in turn, until one breaks the argument's own schema.
+WRONG_VALUES: list[Any] = [{"not": "this"}, ["not", "this"], 3.5, "text"]
+
+
+def wrong_value(schema: dict[str, Any]) -> Any:
+    return next(v for v in WRONG_VALUES if not jsonschema.Draft202012Validator(schema).is_valid(v))
+
+
+@pytest.mark.parametrize(
+    ("tool", "argument"),
+    [(tool.name, arg) for tool in tool_catalog.catalog().values() for arg in tool.arguments],
+    ids=lambda v: v,
+)
+async def test_every_argument_of_every_tool_is_refused_in_plain_sentences(server, tool, argument):
+    """Per tool and argument in the snapshots: one wrong-typed value, every other argument left out.
+
+    The answer names the argument and its rule, then each other required argument as
+    missing, one sentence each; a new tool is checked here with no line added.
+    """
+    entry = tool_catalog.catalog()[tool]
+    value = wrong_value(entry.input_schema["properties"][argument])
+    before = _snapshot(server)
+    async with Client(server, mode="legacy", extensions=APPS) as c:  # an Apps host: app-only tools too
+        result = await c.call_tool(tool, {argument: value})
+    text = result.content[0].text
+    prefix = f"Error executing tool {tool}: "
+    assert result.is_error and text.startswith(prefix), text
+    rest = text.removeprefix(prefix)
+    for missing in set(entry.required) - {argument}:
+        assert f"{missing} is required." in rest, text
+        rest = rest.replace(f"{missing} is required.", "")
+    one_sentence = rf"{re.escape(argument)} must be (?:(?!\. ).)+\."
+    assert re.fullmatch(one_sentence, " ".join(rest.split())), text
+    assert not re.search(r"validation error|\[type=|input_value|pydantic|Venice", text)
+    assert _snapshot(server) == before
 
 
 async def test_several_bad_arguments_are_one_sentence_each(server):

@@ -22,26 +22,10 @@ from mcp.client.stdio import stdio_client
 from mcp_types import ElicitResult
 from support.server_process import server_env, stdio_params
 
+from tests.support import tool_catalog
 from venice_keys_mcp.sandbox.seed import STAKED_WALLET
 
 pytestmark = pytest.mark.anyio
-
-ALL_TOOLS = {
-    "list_keys",
-    "get_key",
-    "create_key",
-    "patch_key",
-    "revoke_key",
-    "revoke_keys",
-    "rotate_key",
-    "get_limits",
-    "get_breach_log",
-    "audit_keys",
-    "get_spend",
-    "get_web3_token",
-    "mint_web3_key",
-    "key_dashboard",
-}
 
 
 def type_answers(params: Any, answers: dict[str, Any]) -> ElicitResult:
@@ -56,12 +40,39 @@ def sign(token: str, private_key: str) -> str:
     return signature if signature.startswith("0x") else "0x" + signature
 
 
+async def each_catalogued_tool_as_snapshotted(c: Client) -> None:
+    """The process lists each tool of the snapshots, as snapshotted, and answers a bare call to each.
+
+    Per tool, from `tests/toolsnaps/`, so a new tool is run over stdio with no line here: its
+    listed contract is its snapshot's, and a call with no arguments is either an answer (a
+    read tool that needs none) or one sentence per missing required argument.
+    """
+    catalog = tool_catalog.catalog()
+    listed = {
+        t.name: t.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for t in (await c.list_tools()).tools
+    }
+    assert set(listed) == tool_catalog.model_facing()
+    for name, contract in listed.items():
+        assert contract == catalog[name].contract, f"{name} is served unlike its snapshot"
+        tool = catalog[name]
+        if not tool.required and not tool.read_only:
+            continue  # a write that needs no argument is its own test's business
+        r = await c.call_tool(name, {})
+        said = " ".join(getattr(part, "text", "") for part in r.content)
+        if tool.required:
+            expected = " ".join(f"{arg} is required." for arg in tool.required)
+            assert r.is_error and said == f"Error executing tool {name}: {expected}", said
+        else:
+            assert not r.is_error and r.structured_content is not None, said
+
+
 async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """Call every tool as an admin would; assert each result; return what later checks need.
 
     `answers` is what the elicitation callback types into the forms (see `type_answers`).
     """
-    assert {t.name for t in (await c.list_tools()).tools} == ALL_TOOLS
+    await each_catalogued_tool_as_snapshotted(c)
 
     listed = (await c.call_tool("list_keys", {})).structured_content
     assert listed["total"] >= 10 and listed["keys"]
@@ -78,9 +89,7 @@ async def exercise_every_tool(c: Client, answers: dict[str, Any], tmp_path: Path
     got = (await c.call_tool("get_key", {"key_id": new["id"]})).structured_content
     assert got["id"] == new["id"] and got["usd_cap"] == 5 and got["server_key"] is False
 
-    patched = await c.call_tool(
-        "patch_key", {"key_id": new["id"], "usd_limit": 1, "description": "narrowed"}
-    )
+    patched = await c.call_tool("patch_key", {"key_id": new["id"], "usd_limit": 1, "description": "narrowed"})
     assert patched.structured_content["status"] == "updated", patched.content
 
     answers["last6"] = new["last6"]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.server.test_stdio import ALL_TOOLS
+from tests.support import tool_catalog
 from tests.support.server_process import REPO_ROOT, server_command, server_env
 
 TIMEOUT = 60
@@ -102,7 +102,7 @@ def test_pipes_and_a_regular_file_get_the_same_answers(tmp_path: Path) -> None:
     piped, filed = answers(stdout), answers(from_file.stdout)
     assert set(piped) == {1, 2, 3} and set(filed) == {1}  # initialize is answered before EOF is read
     assert piped[1] == filed[1]
-    assert len(piped[2]["result"]["tools"]) == len(ALL_TOOLS)
+    assert {t["name"] for t in piped[2]["result"]["tools"]} == tool_catalog.model_facing()
     listed = piped[3]["result"]["structuredContent"]
     assert len(listed["keys"]) == listed["total"] > 0
 
@@ -112,7 +112,7 @@ def test_a_broken_or_oversized_line_is_skipped_and_the_next_message_answered(tmp
     script = lines_of(*HANDSHAKE, "{not json", huge, message(2, "tools/list"))
     stdout, stderr, returncode = converse(server_command("--sandbox"), script, {2}, tmp_path)
     assert returncode == 0, stderr.decode()[-2000:]
-    assert len(answers(stdout)[2]["result"]["tools"]) == len(ALL_TOOLS)
+    assert {t["name"] for t in answers(stdout)[2]["result"]["tools"]} == tool_catalog.model_facing()
 
 
 def test_stray_output_stays_off_the_wire_and_the_fds_come_back_blocking(tmp_path: Path) -> None:
@@ -231,4 +231,4 @@ def test_one_socket_for_stdin_and_stdout_is_served_too(tmp_path: Path) -> None:
         host.close()
         if process.poll() is None:
             process.kill()
-    assert len(answers(received)[2]["result"]["tools"]) == len(ALL_TOOLS)
+    assert {t["name"] for t in answers(received)[2]["result"]["tools"]} == tool_catalog.model_facing()

@@ -14,25 +14,9 @@ from eth_account.messages import encode_defunct
 from mcp import Client
 
 from tests.server.conftest import answer, runtime_of
+from tests.support import tool_catalog
 
 pytestmark = pytest.mark.anyio
-
-ALL_TOOLS = {
-    "list_keys",
-    "get_key",
-    "create_key",
-    "patch_key",
-    "revoke_key",
-    "revoke_keys",
-    "rotate_key",
-    "get_limits",
-    "get_breach_log",
-    "audit_keys",
-    "get_spend",
-    "get_web3_token",
-    "mint_web3_key",
-    "key_dashboard",
-}
 
 
 def text(r: Any) -> str:
@@ -44,37 +28,39 @@ async def active_ids(server) -> set[str]:
     return {k.id for k in await rt.client.list_keys()}
 
 
-async def test_tools_list_has_exactly_the_default_tools_with_annotations(server, mode):
+#: What each write tool tells a host about itself; a host may ask before a destructive call, and
+#: the audit guard records every tool that is not read-only. A new tool's hints are reviewed in
+#: its snapshot; these pin the ones whose reason is written down.
+WRITE_HINTS = {
+    "create_key": (False, False, False, True),  # adds a key
+    "mint_web3_key": (False, False, False, True),
+    "patch_key": (False, True, True, True),  # overwrites caps, expiry, description
+    "revoke_key": (False, True, True, True),
+    "revoke_keys": (False, True, True, True),
+    "rotate_key": (False, True, False, True),  # makes a new key each time
+}
+
+
+async def test_tools_list_is_the_catalog_with_every_annotation_set(server, mode):
+    """Every tool in the snapshots is listed (less app-only ones), each with all four hints set."""
     async with Client(server, mode=mode) as c:
         tools = (await c.list_tools()).tools
-    assert {t.name for t in tools} == ALL_TOOLS
+    assert {t.name for t in tools} == tool_catalog.model_facing()
     for t in tools:
         a = t.annotations
         assert t.title and t.description and t.output_schema, t.name
         assert a is not None and a.destructive_hint is not None and a.read_only_hint is not None, t.name
         assert a.idempotent_hint is not None and a.open_world_hint is not None, t.name
-    by = {t.name: t for t in tools}
+        if a.read_only_hint:  # reading never destroys; every tool reaches Venice, an open world
+            assert a.destructive_hint is False and a.open_world_hint is True, t.name
     hints = {
-        name: (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
-        for name, a in ((t.name, t.annotations) for t in tools)
+        t.name: (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
+        for t in tools
+        if (a := t.annotations) is not None
     }
-    read = (True, False, True, True)
-    assert hints == {
-        "list_keys": read,
-        "get_key": read,
-        "get_limits": read,
-        "get_breach_log": read,
-        "audit_keys": read,
-        "get_spend": read,
-        "key_dashboard": read,
-        "get_web3_token": (True, False, False, True),  # a new token each call
-        "create_key": (False, False, False, True),  # adds a key
-        "mint_web3_key": (False, False, False, True),
-        "patch_key": (False, True, True, True),  # overwrites caps, expiry, description
-        "revoke_key": (False, True, True, True),
-        "revoke_keys": (False, True, True, True),
-        "rotate_key": (False, True, False, True),  # makes a new key each time
-    }
+    assert {name: hints[name] for name in WRITE_HINTS} == WRITE_HINTS
+    assert hints["get_web3_token"] == (True, False, False, True)  # a new token each call
+    by = {t.name: t for t in tools}
     assert "confirmation" not in by["revoke_key"].input_schema["properties"]
 
 
@@ -85,7 +71,7 @@ async def test_what_the_model_reads_of_tools_list_is_at_most_500_bytes_per_tool(
     async with Client(server, mode="legacy") as c:
         listed = (await c.list_tools()).model_dump(mode="json", by_alias=True, exclude_none=True)
     size, count = model_facing_bytes(listed), len(listed["tools"])
-    assert count == len(ALL_TOOLS)
+    assert count == len(tool_catalog.model_facing())
     assert size <= MODEL_FACING_PER_TOOL * count, f"{size} bytes for {count} tools"
 
 

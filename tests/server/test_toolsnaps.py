@@ -3,20 +3,24 @@
 Each tool's name, title, description, annotations and schemas live in
 `tests/toolsnaps/<tool>.json`. Run with `UPDATE_TOOLSNAPS=1` to rewrite them after an
 intended change, then review the diff like any other code.
+
+The snapshots are also the tests' one list of tools (`tests/support/tool_catalog.py`):
+per-tool tests iterate them, and `tests/ecosystem/test_tool_lists.py` checks that the
+manifest and the README table name the same tools.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from mcp import Client
 from mcp.client import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
-SNAPS = Path(__file__).resolve().parent.parent / "toolsnaps"
+from tests.support.tool_catalog import SNAPS
+
 UPDATE = os.environ.get("UPDATE_TOOLSNAPS") == "1"
 
 pytestmark = pytest.mark.anyio
