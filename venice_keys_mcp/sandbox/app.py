@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import importlib
+import pkgutil
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -11,15 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from venice_keys_mcp.sandbox import control, routes_billing, routes_keys, routes_limits, web3
+import venice_keys_mcp.sandbox as sandbox
 from venice_keys_mcp.sandbox.faults import FaultInjector
 from venice_keys_mcp.sandbox.guard import RateGuard, rate_values, with_rate_headers
 from venice_keys_mcp.sandbox.state import SandboxState
-from venice_keys_mcp.sandbox.wire import RATE_HEADERS_SCOPE_KEY, ApiError
+from venice_keys_mcp.sandbox.wire import ENDPOINTS, RATE_HEADERS_SCOPE_KEY, ApiError, Endpoint
 
-API = "/api/v1/api_keys"
-BILLING = "/api/v1/billing"
-Endpoint = Callable[[Request], Awaitable[Response]]
+#: The modules that declare endpoints (`@route`): every `routes_*` module, the wallet flow, the controls.
+ROUTE_MODULES = ("web3", "control")
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -49,7 +49,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return response
 
 
-def _route(path: str, **by_method: Endpoint) -> Route:
+def _route(path: str, by_method: dict[str, Endpoint]) -> Route:
     """One route per path, so a 405 lists every allowed method in its Allow header."""
 
     async def dispatch(request: Request) -> Response:
@@ -58,30 +58,19 @@ def _route(path: str, **by_method: Endpoint) -> Route:
     return Route(path, dispatch, methods=list(by_method))
 
 
+def endpoints() -> dict[str, dict[str, Endpoint]]:
+    """Every declared endpoint, its module imported (a new `routes_*` module needs no line here)."""
+    names = [m.name for m in pkgutil.iter_modules(sandbox.__path__) if m.name.startswith("routes_")]
+    for name in (*names, *ROUTE_MODULES):
+        importlib.import_module(f"{sandbox.__name__}.{name}")
+    return ENDPOINTS
+
+
 def create_app(state: SandboxState) -> Starlette:
     """A fresh app over `state`; faults and clock are driven through `state` or `/_sandbox`."""
-    routes = [
-        _route(
-            API,
-            GET=routes_keys.list_keys,
-            POST=routes_keys.create_key,
-            PATCH=routes_keys.update_key,
-            DELETE=routes_keys.delete_key,
-        ),
-        _route(f"{API}/rate_limits", GET=routes_limits.rate_limits),
-        _route(f"{API}/rate_limits/log", GET=routes_limits.breach_log),
-        _route(f"{API}/generate_web3_key", GET=web3.get_token, POST=web3.mint_key),
-        _route(API + "/{key_id}", GET=routes_keys.get_key),
-        _route(f"{BILLING}/balance", GET=routes_billing.balance),
-        _route(f"{BILLING}/usage-analytics", GET=routes_billing.usage_analytics),
-        _route("/_sandbox/health", GET=control.health),
-        _route(
-            "/_sandbox/faults", GET=control.list_faults, POST=control.add_fault, DELETE=control.clear_faults
-        ),
-        _route("/_sandbox/clock", POST=control.move_clock),
-        _route("/_sandbox/limits", GET=control.limits, POST=control.limits),
-        _route("/_sandbox/windows", DELETE=control.reset_windows),
-    ]
+    # Fixed paths before ones with a `{parameter}`: `/api_keys/rate_limits` is not a key id.
+    table = sorted(endpoints().items(), key=lambda item: "{" in item[0])
+    routes = [_route(path, methods) for path, methods in table]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(RateGuard, state=state), Middleware(FaultInjector, state=state)],

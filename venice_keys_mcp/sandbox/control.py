@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 
 from venice_keys_mcp.sandbox.faults import LIMIT_MERGES
 from venice_keys_mcp.sandbox.state import RateWindows
-from venice_keys_mcp.sandbox.wire import ApiError, iso, read_json, sandbox_state
+from venice_keys_mcp.sandbox.wire import ApiError, iso, read_json, route, sandbox_state
 
 _FAULT_FIELDS = {
     "method",
@@ -46,6 +46,7 @@ def _fault_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+@route("/_sandbox/faults", "POST")
 async def add_fault(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     body = await read_json(request)
@@ -68,6 +69,7 @@ async def add_fault(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "pending": [f.describe() for f in state.faults.pending]})
 
 
+@route("/_sandbox/faults")
 async def list_faults(request: Request) -> JSONResponse:
     faults = sandbox_state(request).faults
     return JSONResponse(
@@ -79,6 +81,7 @@ async def list_faults(request: Request) -> JSONResponse:
     )
 
 
+@route("/_sandbox/faults", "DELETE")
 async def clear_faults(request: Request) -> JSONResponse:
     sandbox_state(request).faults.clear()
     return JSONResponse({"success": True})
@@ -95,6 +98,8 @@ _LIMITS = (
 )
 
 
+@route("/_sandbox/limits")
+@route("/_sandbox/limits", "POST")
 async def limits(request: Request) -> JSONResponse:
     """Read or change the limits (e.g. raise the abuse threshold for a long shared session)."""
     state = sandbox_state(request)
@@ -109,12 +114,14 @@ async def limits(request: Request) -> JSONResponse:
     return JSONResponse({name: getattr(state, name) for name in _LIMITS})
 
 
+@route("/_sandbox/windows", "DELETE")
 async def reset_windows(request: Request) -> JSONResponse:
     """Forget request budgets, failure counts, abuse blocks and creation windows."""
     sandbox_state(request).windows = RateWindows()
     return JSONResponse({"success": True})
 
 
+@route("/_sandbox/clock", "POST")
 async def move_clock(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     body = await read_json(request)
@@ -124,6 +131,7 @@ async def move_clock(request: Request) -> JSONResponse:
     return JSONResponse({"now": iso(state.advance(seconds))})
 
 
+@route("/_sandbox/health")
 async def health(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     active = len(state.active_keys(state.demo.account_id)) if state.has_demo else 0

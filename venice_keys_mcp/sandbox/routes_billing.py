@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from venice_keys_mcp.sandbox.state import Account, SandboxState
-from venice_keys_mcp.sandbox.wire import ApiError, authenticate, sandbox_state
+from venice_keys_mcp.sandbox.wire import BILLING, ApiError, authenticate, route, sandbox_state
 
 MAX_LOOKBACK_DAYS = 90
 DEFAULT_LOOKBACK = "7d"
@@ -27,6 +27,7 @@ MODEL_SPLIT = (("GLM 5.1", "LLM", 0.7), ("Venice Uncensored", "LLM", 0.3))
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+@route(f"{BILLING}/balance")
 async def balance(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     key = authenticate(request, admin=True)
@@ -90,6 +91,7 @@ def _ms(day: date) -> int:
     return int(datetime.combine(day, datetime.min.time(), UTC).timestamp() * 1000)
 
 
+@route(f"{BILLING}/usage-analytics")
 async def usage_analytics(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     key = authenticate(request, admin=False)  # any key: the answer is its whole account's

@@ -13,12 +13,14 @@ from venice_keys_mcp.sandbox import validation as v
 from venice_keys_mcp.sandbox.periods import change_period, current_usage
 from venice_keys_mcp.sandbox.state import Account, SandboxState, StoredKey, no_limits
 from venice_keys_mcp.sandbox.wire import (
+    API,
     ApiError,
     authenticate,
     iso,
     parse_json,
     read_body,
     read_json,
+    route,
     sandbox_state,
     set_rate_headers,
     unix_ceil,
@@ -119,6 +121,7 @@ def create_for_account(state: SandboxState, account: Account, body: dict[str, An
     return secret, key
 
 
+@route(API)
 async def list_keys(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     caller = authenticate(request, admin=True)
@@ -128,6 +131,7 @@ async def list_keys(request: Request) -> JSONResponse:
     )
 
 
+@route(API + "/{key_id}")
 async def get_key(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     caller = authenticate(request, admin=True)
@@ -137,6 +141,7 @@ async def get_key(request: Request) -> JSONResponse:
     return JSONResponse({"data": render_listed(key, state.now())})
 
 
+@route(API, "POST")
 async def create_key(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     caller = authenticate(request, admin=True)
@@ -146,6 +151,7 @@ async def create_key(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "data": render_created(key, secret, dict(key.limits))})
 
 
+@route(API, "PATCH")
 async def update_key(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     caller = authenticate(request, admin=True)
@@ -172,6 +178,7 @@ async def update_key(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "data": render_patched(key)})
 
 
+@route(API, "DELETE")
 async def delete_key(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     caller = authenticate(request, admin=True)

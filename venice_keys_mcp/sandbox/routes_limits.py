@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from venice_keys_mcp.sandbox.periods import current_usage
 from venice_keys_mcp.sandbox.state import Account, StoredKey
-from venice_keys_mcp.sandbox.wire import authenticate, iso, sandbox_state
+from venice_keys_mcp.sandbox.wire import API, authenticate, iso, route, sandbox_state
 
 BREACH_LOG_SHOWN = 50
 
@@ -50,6 +50,7 @@ def next_epoch(now: datetime) -> datetime:
     return datetime.combine(now.date() + timedelta(days=1), time(), now.tzinfo)
 
 
+@route(f"{API}/rate_limits")
 async def rate_limits(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     key = authenticate(request, admin=False)
@@ -69,6 +70,7 @@ async def rate_limits(request: Request) -> JSONResponse:
     return JSONResponse({"data": data})
 
 
+@route(f"{API}/rate_limits/log")
 async def breach_log(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     key = authenticate(request, admin=True)

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from venice_keys_mcp.sandbox import validation as v
 from venice_keys_mcp.sandbox.routes_keys import admit_creation, create_for_account, render_created
 from venice_keys_mcp.sandbox.state import SandboxState
-from venice_keys_mcp.sandbox.wire import ApiError, read_json, sandbox_state
+from venice_keys_mcp.sandbox.wire import API, ApiError, read_json, route, sandbox_state
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 AUDIENCE = "venice-api:generate_web3_key"
@@ -124,10 +124,12 @@ def recover_signer(state: SandboxState, token: str, signature: str) -> str:
         raise ApiError(400, CANNOT_VERIFY) from None
 
 
+@route(f"{API}/generate_web3_key")
 async def get_token(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "data": {"token": issue_token(sandbox_state(request))}})
 
 
+@route(f"{API}/generate_web3_key", "POST")
 async def mint_key(request: Request) -> JSONResponse:
     state = sandbox_state(request)
     body = v.check_body(await read_json(request), v.WEB3_MINT)

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 if TYPE_CHECKING:
     from venice_keys_mcp.sandbox.state import SandboxState, StoredKey
+
+API = "/api/v1/api_keys"
+BILLING = "/api/v1/billing"
+Endpoint = Callable[[Request], Awaitable[Any]]
+E = TypeVar("E", bound=Endpoint)
+#: Every endpoint by path and method, declared where it is written (`@route`); `app.py` serves them.
+ENDPOINTS: dict[str, dict[str, Endpoint]] = {}
+
+
+def route(path: str, method: str = "GET") -> Callable[[E], E]:
+    """Declare the handler of `method` on `path` (Venice's, or a `/_sandbox` control)."""
+
+    def declare(handler: E) -> E:
+        methods = ENDPOINTS.setdefault(path, {})
+        if method in methods:
+            raise ValueError(f"two handlers for {method} {path}")
+        methods[method] = handler
+        return handler
+
+    return declare
+
 
 MAX_BODY_BYTES = 1024 * 1024
 RATE_HEADERS_SCOPE_KEY = "sandbox.ratelimit"
