@@ -29,7 +29,8 @@ from support.server_process import (
     server_env,
 )
 
-from tests.server.test_stdio import ALL_TOOLS, exercise_every_tool, type_answers
+from tests.server.test_stdio import exercise_every_tool, type_answers
+from tests.support import tool_catalog
 
 EVIL_HOST = "evil.example"
 EVIL_ORIGIN = "http://evil.example"
@@ -185,7 +186,7 @@ async def test_sdk_client_with_the_token_lists_tools(token_server, token):
         httpx2.AsyncClient(headers=bearer(token), timeout=httpx2.Timeout(30, read=60)) as http,
         Client(streamable_http_client(token_server.url, http_client=http), mode="legacy") as c,
     ):
-        assert {t.name for t in (await c.list_tools()).tools} == ALL_TOOLS
+        assert {t.name for t in (await c.list_tools()).tools} == tool_catalog.model_facing()
 
 
 def test_token_never_appears_in_banner_or_logs(token_server, token):
