@@ -3,7 +3,7 @@
 # ruff: noqa: E501
 from typing import Any
 
-SOURCE_HASH = '5e02c3cf15432b973e09c021b1d502a09f147b965117aedc8d764bcbee20e650'
+SOURCE_HASH = 'd9cedbb3102d50a328e565dcc7190d7601be898e1249a639a70decb05208f670'
 
 SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     'list_keys': ({'properties': {'key_type': {'enum': ['INFERENCE', 'ADMIN'], 'type': 'string'},
