@@ -3,7 +3,8 @@
   // (META_KEY), which the host gives the page and not the model; Approve and Decline call the
   // app-only tool approve_action with it, and a reveal approval shows a new key's secret here,
   // once. The model is told the outcome, never a secret; Venice text is only ever textContent.
-  // Included after bridge.js (it uses `$`, `request`, `firstText`). The page defines `state`
+  // It drives the controls of decide.html and the page's #title and #badge; it is included
+  // after bridge.js (it uses `$`, `request`, `firstText`). The page defines `state`
   // ({ offer, reveal, busy, ... }), `PLACE` (where the person decided, in what the model is
   // told), `setBadge(text, kind)`, and `afterDecision(sc)`, what the page does once the person
   // has decided.
