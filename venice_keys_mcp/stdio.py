@@ -136,7 +136,7 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
                         await writer.drain()
                     except ConnectionError:  # the host closed our stdout: nobody hears answers now
                         log.info("the host closed stdout; stopping")
-                        stop.cancel()  # writes already sent still finish (tools.common.to_the_end)
+                        stop.cancel()  # writes already sent still finish (tools.write.to_the_end)
                         return
                     call_lines.flush()  # the call's log line, now that its answer is out
 
