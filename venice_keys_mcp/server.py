@@ -2,12 +2,13 @@
 
 Read-only mode leaves the write tools out entirely (an agent cannot call what it cannot
 see), and a call to one anyway is refused by name of the setting, not as an unknown tool.
-Tools come from `tools.kit.collect_tools`: every tool module registers what the settings
+Tools come from `collect_tools`: every tool module (`tools.kit.tool_modules`) registers what the settings
 allow (toolsets, read-only), and which tools write is read from their own annotations.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from typing import Any
@@ -23,8 +24,8 @@ from venice_keys_mcp.safety.audit_guard import AuditGuard, ReadOnlyGuard
 from venice_keys_mcp.safety.result_scrub import ScrubResults
 from venice_keys_mcp.settings import TOOLSETS, Settings
 from venice_keys_mcp.tools import dashboard
-from venice_keys_mcp.tools.approval import CARD_URI, AppOnlyTools, card_html
-from venice_keys_mcp.tools.kit import collect_tools
+from venice_keys_mcp.tools.approval import CARD_URI, AppOnlyTools, card_html, register_card
+from venice_keys_mcp.tools.kit import Kit, tool_modules
 
 log = logging.getLogger("venice_keys_mcp")
 
@@ -34,6 +35,16 @@ INSTRUCTIONS = (
     "the person's approval, which they give outside the chat (a form, the approval card or the "
     "terminal); you cannot approve for them. Secrets are saved to files, not shown."
 )
+
+
+def collect_tools(settings: Settings, rt: Runtime) -> Kit:
+    """Every tool this server lists: each tool module registers what the settings allow."""
+    kit = Kit(settings, rt)
+    for name in tool_modules():
+        importlib.import_module(name).register(kit)
+    if kit.actions:  # something a person can approve in the card: its buttons too
+        register_card(kit)
+    return kit
 
 
 def tool_names(settings: Settings | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:

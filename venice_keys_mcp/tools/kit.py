@@ -1,8 +1,8 @@
 """How a tool is declared: `kit.tool(...)` on an async function in a module's `register(kit)`.
 
 Every module of this package that defines `register(kit)` is a tool module, found by
-`collect_tools` without a list to keep: adding a tool is writing its module. The kit
-applies what every tool shares, so no module repeats it:
+`tool_modules` (and registered by `server.collect_tools`) without a list to keep: adding
+a tool is writing its module. The kit applies what every tool shares, so no module repeats it:
 
 - the toolset a tool belongs to (`VENICE_KEYS_TOOLSETS`) and read-only mode, both decided
   here once: a tool outside the chosen toolsets, or a write tool in read-only mode, is not
@@ -181,18 +181,6 @@ def tool_modules() -> list[str]:
         if callable(getattr(module, "register", None)):
             found.append(module.__name__)
     return found
-
-
-def collect_tools(settings: Settings, rt: Runtime) -> Kit:
-    """Every tool this server lists: each tool module registers what its settings allow."""
-    from venice_keys_mcp.tools import approval  # imports the kit: the card's buttons
-
-    kit = Kit(settings, rt)
-    for name in tool_modules():
-        importlib.import_module(name).register(kit)
-    if kit.actions:  # something a person can approve in the card: its buttons too
-        approval.register_card(kit)
-    return kit
 
 
 def derived_tool(spec: ToolSpec) -> Tool:
