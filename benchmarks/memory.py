@@ -32,7 +32,7 @@ def _mixed_calls(keys: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]
         ("list_keys", {"search": "load", "page": 2}),
         ("get_key", {"key_id": others[2]}),
         ("patch_key", {"key_id": others[3], "description": "renamed by the benchmark"}),
-        ("get_web3_token", {}),
+        ("get_spend", {}),  # web3 is opt-in (not a default toolset), so no get_web3_token here
     ]
 
 
