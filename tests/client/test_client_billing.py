@@ -18,7 +18,7 @@ from venice_keys_mcp.venice import (
     VeniceClient,
     VeniceUnavailable,
 )
-from venice_keys_mcp.venice.client import InvalidLookback
+from venice_keys_mcp.venice.billing import InvalidLookback
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from venice_keys_mcp.venice._wire import WireError, _list_adapter, parse_model_list
-from venice_keys_mcp.venice.models import BreachLogEntry
+from venice_keys_mcp.venice.limits import BreachLogEntry
 
 
 def entry(model_id: str) -> dict[str, Any]:

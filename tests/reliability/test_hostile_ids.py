@@ -19,7 +19,7 @@ from mcp import Client
 from tests.reliability.rig import Rig, approve_all, build_rig, text
 from tests.reliability.test_upstream_faults import MINT, signed_mint
 from venice_keys_mcp.venice import MalformedResponse, VeniceError
-from venice_keys_mcp.venice.client import InvalidKeyId
+from venice_keys_mcp.venice.transport import InvalidKeyId
 
 pytestmark = pytest.mark.anyio
 

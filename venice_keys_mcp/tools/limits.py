@@ -1,9 +1,11 @@
 """Balances, rate limits and the breach log: filtered and summarised, not dumped."""
 
+from __future__ import annotations
+
 import logging
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
@@ -14,7 +16,10 @@ from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fenc
 from venice_keys_mcp.tools.kit import Kit, result
 from venice_keys_mcp.tools.params import KeyId, parse_expiry
 from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, flag
-from venice_keys_mcp.venice import BreachLogEntry, VeniceError
+from venice_keys_mcp.venice import VeniceError
+
+if TYPE_CHECKING:  # the limits group loads the HTTP client: on first call, not at start-up
+    from venice_keys_mcp.venice.limits import BreachLogEntry
 
 logger = logging.getLogger("venice_keys_mcp.tools")
 

@@ -19,16 +19,20 @@ from __future__ import annotations
 import logging
 import statistics
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from venice_keys_mcp import venice
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence
 from venice_keys_mcp.tools.kit import Kit, result
 from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, flag
-from venice_keys_mcp.venice import ApiKey, BillingBalance, KeyUsage, UsageAnalytics, VeniceError
+from venice_keys_mcp.venice import ApiKey, VeniceError
+
+if TYPE_CHECKING:  # the billing group loads the HTTP client: on first call, not at start-up
+    from venice_keys_mcp.venice.billing import BillingBalance, KeyUsage, UsageAnalytics
 from venice_keys_mcp.venice.models import LimitPeriod
 
 logger = logging.getLogger("venice_keys_mcp.tools")
@@ -128,7 +132,7 @@ def build_report(
     shown = rows[:limit] + [r for r in rows[limit:] if r.jumped or _near(r)]
     listed_ids = {r.id for r in rows}
     capped_idle = [  # capped keys that spent nothing in the lookback (one may still be near its cap)
-        _key_spend(KeyUsage(apiKeyId=k.id, description=k.description), k, True, {})
+        _key_spend(venice.KeyUsage(apiKeyId=k.id, description=k.description), k, True, {})
         for k in active.values()
         if k.id not in listed_ids and k.current_period_usage is not None
     ]

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from venice_keys_mcp.venice._retry import RetryClock, RetryPolicy
-    from venice_keys_mcp.venice.client import DEFAULT_BASE_URL, VeniceClient
+    from venice_keys_mcp.venice.billing import (
+        BillingAmounts,
+        BillingBalance,
+        DailyUsage,
+        KeyUsage,
+        UsageAnalytics,
+    )
+    from venice_keys_mcp.venice.client import VeniceClient
     from venice_keys_mcp.venice.errors import (
         AbuseBlocked,
         AdminKeyRequired,
@@ -32,43 +39,54 @@ if TYPE_CHECKING:
         VeniceUnavailable,
         Web3Rejected,
     )
-    from venice_keys_mcp.venice.models import (
-        ApiKey,
+    from venice_keys_mcp.venice.limits import (
         ApiTier,
         Balances,
-        BillingAmounts,
-        BillingBalance,
         BreachLogEntry,
+        ModelRateLimits,
+        RateLimitRule,
+        RateLimits,
+    )
+    from venice_keys_mcp.venice.models import (
+        ApiKey,
         ConsumptionLimits,
         CreatedKey,
         CreateKeyRequest,
-        DailyUsage,
         KeyLimits,
         KeyType,
-        KeyUsage,
         LimitPeriod,
         LimitsInput,
         ModelPrivacy,
-        ModelRateLimits,
         PeriodUsage,
         RateLimitHeaders,
-        RateLimitRule,
-        RateLimits,
         RateLimitType,
         UpdateKeyRequest,
         Usage,
-        UsageAnalytics,
         UsageFigures,
         Web3MintRequest,
     )
+    from venice_keys_mcp.venice.transport import DEFAULT_BASE_URL
 
 #: submodule -> the names it exports here
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "_retry": ("RetryClock", "RetryPolicy"),
-    "client": (
-        "DEFAULT_BASE_URL",
-        "VeniceClient",
+    "billing": (
+        "BillingAmounts",
+        "BillingBalance",
+        "DailyUsage",
+        "KeyUsage",
+        "UsageAnalytics",
     ),
+    "limits": (
+        "ApiTier",
+        "Balances",
+        "BreachLogEntry",
+        "ModelRateLimits",
+        "RateLimitRule",
+        "RateLimits",
+    ),
+    "transport": ("DEFAULT_BASE_URL",),
+    "client": ("VeniceClient",),
     "errors": (
         "AbuseBlocked",
         "AdminKeyRequired",
@@ -90,30 +108,19 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "models": (
         "ApiKey",
-        "ApiTier",
-        "Balances",
-        "BillingAmounts",
-        "BillingBalance",
-        "BreachLogEntry",
         "ConsumptionLimits",
         "CreatedKey",
         "CreateKeyRequest",
-        "DailyUsage",
         "KeyType",
-        "KeyUsage",
         "LimitPeriod",
         "KeyLimits",
         "LimitsInput",
         "ModelPrivacy",
-        "ModelRateLimits",
         "PeriodUsage",
         "RateLimitHeaders",
-        "RateLimitRule",
-        "RateLimits",
         "RateLimitType",
         "UpdateKeyRequest",
         "Usage",
-        "UsageAnalytics",
         "UsageFigures",
         "Web3MintRequest",
     ),

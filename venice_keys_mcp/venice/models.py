@@ -204,106 +204,12 @@ class CreatedKey(_Wire):
         return self.secret[-6:]
 
 
-class RateLimitRule(_Wire):
-    type: str
-    amount: float
-
-
-class ModelRateLimits(_Wire):
-    api_model_id: str = Field(default="", alias="apiModelId")
-    rate_limits: list[RateLimitRule] = Field(alias="rateLimits")
-
-
-class ApiTier(_Wire):
-    id: str
-    is_charged: bool = Field(alias="isCharged")
-
-
-class Balances(_Wire):
-    usd: float | None = Field(default=None, alias="USD")
-    diem: float | None = Field(default=None, alias="DIEM")
-    bundled_credits: float | None = Field(default=None, alias="BUNDLED_CREDITS")
-
-
-class RateLimits(_Wire):
-    """Balances and per-model limits of the calling key (`GET /api_keys/rate_limits`)."""
-
-    access_permitted: bool = Field(alias="accessPermitted")
-    api_tier: ApiTier = Field(alias="apiTier")
-    balances: Balances
-    key_expiration: datetime | None = Field(default=None, alias="keyExpiration")
-    next_epoch_begins: datetime | None = Field(default=None, alias="nextEpochBegins")
-    rate_limits: list[ModelRateLimits] = Field(alias="rateLimits")
-
-
-class BreachLogEntry(_Wire):
-    api_key_id: str = Field(alias="apiKeyId")
-    model_id: str = Field(alias="modelId")
-    rate_limit_tier: str = Field(alias="rateLimitTier")
-    rate_limit_type: RateLimitType = Field(alias="rateLimitType")
-    timestamp: datetime
-
-
 class RateLimitHeaders(_Wire):
     """The `x-ratelimit-*-requests` headers of the last response, when present."""
 
     limit: int | None = None
     remaining: int | None = None
     reset_at: datetime | None = None
-
-
-# ---- billing (beta) ---------------------------------------------------------------------
-
-#: Venice's `lookback` query: a number of days and "d", at most 90 (`7d`, `30d`).
-LOOKBACK_PATTERN = r"^[1-9]\d*d$"
-MAX_LOOKBACK_DAYS = 90
-
-
-class BillingAmounts(_Wire):
-    """Remaining balances; `None` when the account has none of that kind (no stake: no DIEM)."""
-
-    diem: float | None = None
-    usd: float | None = None
-
-
-class BillingBalance(_Wire):
-    """`GET /billing/balance`: what the account may still spend, account-wide (not per key)."""
-
-    can_consume: bool = Field(alias="canConsume")
-    consumption_currency: str | None = Field(default=None, alias="consumptionCurrency")
-    balances: BillingAmounts
-    diem_epoch_allocation: float = Field(default=0.0, alias="diemEpochAllocation")
-
-
-class KeyUsage(_Wire):
-    """One key's spend over the lookback; `api_key_id` is None for the web app's own use."""
-
-    api_key_id: str | None = Field(default=None, alias="apiKeyId")
-    description: str = ""
-    total_usd: float = Field(default=0.0, alias="totalUsd")
-    total_diem: float = Field(default=0.0, alias="totalDiem")
-    total_units: float = Field(default=0.0, alias="totalUnits")
-
-
-class DailyUsage(_Wire):
-    date: str
-    usd: float = Field(default=0.0, alias="USD")
-    diem: float = Field(default=0.0, alias="DIEM")
-
-
-class UsageAnalytics(_Wire):
-    """`GET /billing/usage-analytics` (beta), the parts a key admin reads.
-
-    `by_key_daily` is Venice's chart data: one entry a day, `date` (milliseconds since the
-    epoch) plus one number per key *description* (not id), for the top 8 keys only
-    (`top_key_names`). The models' breakdowns are left out: nothing here reads them.
-    """
-
-    lookback: str
-    by_date: list[DailyUsage] = Field(default_factory=list, alias="byDate")
-    by_key: list[KeyUsage] = Field(alias="byKey")
-    by_key_daily: list[dict[str, float]] = Field(default_factory=list, alias="byKeyDaily")
-    top_key_names: list[str] = Field(default_factory=list, alias="topKeyNames")
 
 
 # ---- requests --------------------------------------------------------------------------
