@@ -269,7 +269,7 @@ class Settings(BaseModel):
     def _check_consistency(self) -> None:
         """Refuse, in one line each, what pydantic cannot see and what would otherwise fail as a traceback."""
         _check_base_url(self.base_url)
-        if self.admin_key is not None and not _header_safe(self.admin_key.get_secret_value()):
+        if self.admin_key is not None and not header_safe(self.admin_key.get_secret_value()):
             raise SettingsError(
                 f"Invalid {env_name('admin_key')}: it contains spaces or control characters; "
                 "check how it was pasted."
@@ -282,7 +282,7 @@ class Settings(BaseModel):
                 raise SettingsError(str(exc)) from None
         if self.http_token is not None:
             token = self.http_token.get_secret_value()
-            if not _header_safe(token):
+            if not header_safe(token):
                 raise SettingsError(
                     "Invalid VENICE_KEYS_HTTP_TOKEN: it contains spaces or control characters."
                 )
@@ -329,7 +329,7 @@ def _check_base_url(url: str) -> None:
         raise SettingsError(bad_port)
 
 
-def _header_safe(value: str) -> bool:
+def header_safe(value: str) -> bool:
     """Whether `value` can travel in an HTTP header as is (no spaces, control or non-ASCII characters)."""
     return value.isascii() and value.isprintable() and " " not in value
 

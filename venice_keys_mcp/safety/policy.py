@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import BaseModel, Field
 
 from venice_keys_mcp.settings import env_name
-from venice_keys_mcp.venice.models import KeyLimits
+from venice_keys_mcp.venice.models import KeyLimits, parse_expiry
 
 __all__ = [
     "PolicyRefusal",
@@ -324,10 +324,8 @@ def _as_datetime(value: object) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
-        text = value.strip()
-        if len(text) == 10:
-            return datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        when = parse_expiry(value.strip())
+        return _utc(when) if when else None
     raise TypeError(f"not an expiry: {value!r}")
 
 

@@ -1,12 +1,13 @@
 """Input types shared by the write tools, constrained exactly as Venice constrains them."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, Field
 
-from venice_keys_mcp.venice.models import KEY_ID_PATTERN
+from venice_keys_mcp.settings import MAX_CAP
+from venice_keys_mcp.venice.models import KEY_ID_PATTERN, parse_expiry
 
 EXPIRES_PATTERN = r"^(\d{4}(-\d\d){2}(T\d\d(:\d\d){2}(\.\d{3})?Z)?)?$"
 #: As above without `""`: on a patch, removing the expiry is said once, with `remove`.
@@ -14,14 +15,13 @@ SET_EXPIRES_PATTERN = r"^\d{4}(-\d\d){2}(T\d\d(:\d\d){2}(\.\d{3})?Z)?$"
 
 KeyId = Annotated[str, Field(pattern=KEY_ID_PATTERN)]
 Description = Annotated[str, Field(min_length=1, max_length=64)]
-#: Venice's ceiling on a cap. Checked here, before any request, but not published: no
-#: caller comes near it, and every byte of an input schema is read by the model.
-MAX_LIMIT = 9_999_999_999
 
 
 def _at_most_max(value: float | None) -> float | None:
-    if value is not None and value > MAX_LIMIT:
-        raise ValueError(f"must be at most {MAX_LIMIT}")
+    """Venice's ceiling on a cap (`settings.MAX_CAP`). Checked here, before any request, but not
+    published: no caller comes near it, and every byte of an input schema is read by the model."""
+    if value is not None and value > MAX_CAP:
+        raise ValueError(f"must be at most {MAX_CAP}")
     return value
 
 
@@ -40,15 +40,6 @@ Token = str | None
 #: Likewise: the awaiting_approval answer says when to send it back. Any string is looked up;
 #: one that names no approval is refused as unknown.
 ApprovalId = str | None
-
-
-def parse_expiry(value: str | None) -> datetime | None:
-    """Venice's `expiresAt` forms as a UTC datetime (`""` or None: no expiry)."""
-    if not value:
-        return None
-    if len(value) == 10:
-        return datetime.combine(date.fromisoformat(value), time(0, 0), tzinfo=UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def checked_expiry(value: str | None, now: datetime | None = None) -> datetime | None:

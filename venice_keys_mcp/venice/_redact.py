@@ -13,13 +13,10 @@ from __future__ import annotations
 import functools
 import re
 
-from venice_keys_mcp.safety.secrets import LOOSE_SECRET, literal_pattern, normalize
-
-REDACTED = "[REDACTED]"
-
-#: Anything shaped like a Venice secret (the prefix is how Venice issues every key). The
-#: exact shape: the client also uses it to recognise a secret in a create answer.
-SECRET_PATTERN = re.compile(r"VENICE_(ADMIN|INFERENCE)_KEY_[A-Za-z0-9_-]+")
+# One definition of a secret's shape for the client and the server (greedy about the length:
+# a fragment of a secret is still a secret); the client also uses it to recognise a secret in
+# a create answer.
+from venice_keys_mcp.safety.secrets import LOOSE_SECRET, REDACTED, SECRET_PATTERN, literal_pattern, normalize
 
 # An echoed Authorization header value: "Bearer <credential>". The scheme word goes too,
 # so that nothing downstream can even tell a header was echoed.

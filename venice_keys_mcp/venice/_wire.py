@@ -400,10 +400,6 @@ def transport_reason(exc: httpx2.HTTPError, secrets: tuple[str, ...]) -> str:
     return f"{reason}: {detail}" if detail else reason
 
 
-def header_safe(value: str) -> bool:
-    return value.isascii() and value.isprintable() and " " not in value
-
-
 def checked_base_url(base_url: str) -> str:
     parts = urlsplit(base_url.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:

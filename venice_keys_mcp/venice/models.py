@@ -8,18 +8,19 @@ Field names follow Python style with the wire names as aliases.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from venice_keys_mcp.settings import MAX_CAP
 
 KeyType = Literal["INFERENCE", "ADMIN"]
 LimitPeriod = Literal["EPOCH", "MONTH", "LIFETIME"]
 ModelPrivacy = Literal["ALL", "PRIVATE_TEXT", "PRIVATE_ONLY"]
 RateLimitType = Literal["RPD", "RPM", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"]
 
-MAX_LIMIT = 9_999_999_999
 MAX_DESCRIPTION = 64
 
 #: What a Venice key id may look like. Venice issues UUIDs; any short run of letters, digits,
@@ -45,10 +46,6 @@ def _checked_key_id(value: str) -> str:
 
 #: A key id in an answer: one that is not a Venice key id makes the answer unreadable.
 KeyIdField = Annotated[str, AfterValidator(_checked_key_id)]
-
-#: Regexes of the two dated `expiresAt` forms Venice accepts (the third form is "").
-EXPIRES_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
-EXPIRES_DATETIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$"
 
 
 # `defer_build`: each model's validator is built on its first use, not at import. Start-up
@@ -143,6 +140,15 @@ class KeyLimits(BaseModel):
         return fields
 
 
+def parse_expiry(value: str | None) -> datetime | None:
+    """Venice's `expiresAt` forms (`YYYY-MM-DD`, or with `THH:MM:SS[.mmm]Z`) as UTC; "" or None: none."""
+    if not value:
+        return None
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), time(0, 0), tzinfo=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def wire_time(when: datetime | None) -> str | None:
     """Venice's `expiresAt` form: a date at midnight UTC, else the time to the second (or millisecond)."""
     if when is None:
@@ -218,9 +224,9 @@ class RateLimitHeaders(_Wire):
 class LimitsInput(_Request):
     """A `consumptionLimit` body. Unset fields are not sent; `None` sent means "remove the cap"."""
 
-    usd: float | None = Field(default=None, ge=0, le=MAX_LIMIT)
-    diem: float | None = Field(default=None, ge=0, le=MAX_LIMIT)
-    vcu: float | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    usd: float | None = Field(default=None, ge=0, le=MAX_CAP)
+    diem: float | None = Field(default=None, ge=0, le=MAX_CAP)
+    vcu: float | None = Field(default=None, ge=0, le=MAX_CAP)
 
 
 class CreateKeyRequest(_Request):

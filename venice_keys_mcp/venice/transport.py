@@ -32,7 +32,7 @@ import anyio
 import httpx2
 
 from venice_keys_mcp import __version__
-from venice_keys_mcp.settings import DEFAULT_BASE_URL  # one default, where every setting is
+from venice_keys_mcp.settings import DEFAULT_BASE_URL, header_safe  # one of each, with every setting
 from venice_keys_mcp.venice import _wire
 from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact
 from venice_keys_mcp.venice._retry import (
@@ -123,7 +123,7 @@ class Transport:
         clock: RetryClock | None = None,
     ) -> None:
         self._api_key = (api_key or "").strip() or None
-        if self._api_key is not None and not _wire.header_safe(self._api_key):
+        if self._api_key is not None and not header_safe(self._api_key):
             raise ValueError("The API key contains spaces or control characters; check how it was pasted.")
         if not timeout > 0:
             raise ValueError("timeout must be a positive number of seconds")
