@@ -19,7 +19,6 @@ answer is then reported as unknown rather than looked for. The server never hold
 wallet key: the person signs the token in their own wallet (EIP-191 `personal_sign`).
 """
 
-
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -48,7 +47,7 @@ from venice_keys_mcp.safety.policy import PolicyRefusal, check_create
 from venice_keys_mcp.safety.result_scrub import allow_in_result
 from venice_keys_mcp.safety.secrets import SecretDeliveryError, deliver_secret
 from venice_keys_mcp.tools.approval import WITH_CARD
-from venice_keys_mcp.tools.kit import READ_ONLY, WRITE, Kit, result, venice_errors
+from venice_keys_mcp.tools.kit import READ_ONLY, WRITE, Kit, arguments, result, venice_errors
 from venice_keys_mcp.tools.params import (
     ApprovalId,
     Description,
@@ -87,6 +86,8 @@ CREATE_ARGS = ("description", "key_type", *KeyLimits.NAMES, "reveal_secret")
 #: A read with a new answer each time (a fresh wallet token).
 FRESH = READ_ONLY.model_copy(update={"idempotent_hint": False})
 MINT_ARGS = ("address", "key_type", "description", "usd_limit", "diem_limit", "expires_at", "reveal_secret")
+#: The gates and the bodies get these from the tools' signatures (`kit.arguments`).
+create_args, mint_args = arguments(*CREATE_ARGS), arguments(*MINT_ARGS)
 
 
 class CreateResult(Outcome):
@@ -111,26 +112,18 @@ def register(kit: Kit) -> None:
 
     @venice_errors
     async def gate(
-        description: str,
-        key_type: str,
-        usd_limit: float | None,
-        diem_limit: float | None,
-        limit_period: str | None,
-        model_privacy: str | None,
-        expires_at: str | None,
-        reveal_secret: bool,
+        args: Annotated[dict[str, Any], Resolve(create_args)],
         approval_id: str | None,
         confirmation_token: str | None,
         ctx: Context[Any, Any],
     ) -> Gate | Elicit[Any]:
-        args = dict(zip(CREATE_ARGS, (description, key_type, usd_limit, diem_limit, limit_period,
-                                      model_privacy, expires_at, reveal_secret), strict=True))  # fmt: skip
         return new_key_gate(rt, confirmer, ctx, ACTION, args, "Create", approval_id, confirmation_token)
 
     @kit.tool(title="Create key", annotations=WRITE, toolset="keys", meta=WITH_CARD)
     async def create_key(
         description: Description,
         confirmation: Annotated[ElicitationResult[Any], Resolve(gate)],
+        args: Annotated[dict[str, Any], Resolve(create_args)],
         ctx: Context[Any, Any],
         key_type: Literal["INFERENCE", "ADMIN"] = "INFERENCE",
         usd_limit: Limit = None,
@@ -143,8 +136,6 @@ def register(kit: Kit) -> None:
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, CreateResult]:
         """Create a key; its secret goes to a 0600 file. ADMIN keys, reveal_secret: the person's yes."""
-        args = dict(zip(CREATE_ARGS, (description, key_type, usd_limit, diem_limit, limit_period,
-                                      model_privacy, expires_at, reveal_secret), strict=True))  # fmt: skip
         call = WriteCall(rt, ACTION, args, answer=CreateResult, verb="created")
         decision = confirmer.settle(
             confirmation,
@@ -181,20 +172,12 @@ def register(kit: Kit) -> None:
 
     @venice_errors
     async def mint_gate(
-        address: str,
-        key_type: str,
-        description: str | None,
-        usd_limit: float | None,
-        diem_limit: float | None,
-        expires_at: str | None,
-        reveal_secret: bool,
+        args: Annotated[dict[str, Any], Resolve(mint_args)],
         approval_id: str | None,
         confirmation_token: str | None,
         ctx: Context[Any, Any],
     ) -> Gate | Elicit[Any]:
-        args = dict(zip(MINT_ARGS, (address, key_type, description, usd_limit, diem_limit, expires_at,
-                                    reveal_secret), strict=True))  # fmt: skip
-        verb = f"With wallet {address}, mint"
+        verb = f"With wallet {args['address']}, mint"
         return new_key_gate(rt, confirmer, ctx, MINT, args, verb, approval_id, confirmation_token)
 
     @kit.tool(title="Mint key with wallet", annotations=WRITE, toolset="web3", meta=WITH_CARD)
@@ -203,6 +186,7 @@ def register(kit: Kit) -> None:
         signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$")],
         token: Annotated[str, Field(max_length=4096)],
         confirmation: Annotated[ElicitationResult[Any], Resolve(mint_gate)],
+        args: Annotated[dict[str, Any], Resolve(mint_args)],
         ctx: Context[Any, Any],
         key_type: Literal["INFERENCE", "ADMIN"] = "INFERENCE",
         description: Description | None = None,
@@ -214,8 +198,6 @@ def register(kit: Kit) -> None:
         confirmation_token: str | None = None,  # undescribed: the server's instructions cover it
     ) -> Annotated[CallToolResult, CreateResult]:
         """Mint a key with a wallet-signed get_web3_token token; otherwise as create_key."""
-        args = dict(zip(MINT_ARGS, (address, key_type, description, usd_limit, diem_limit, expires_at,
-                                    reveal_secret), strict=True))  # fmt: skip
         call = WriteCall(rt, MINT, args, answer=CreateResult, verb="created")
         decision = confirmer.settle(
             confirmation,

@@ -196,6 +196,24 @@ def derived_tool(spec: ToolSpec) -> Tool:
     return tool
 
 
+def arguments(*names: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """A resolver handing these tool arguments, as one dict in this order, to a gate or a body.
+
+    A write tool's gate needs the same arguments as its body (they are what a person
+    approves and what the audit records); with `Annotated[dict[str, Any], Resolve(args)]`
+    both get them from the tool's own signature instead of listing them again. The SDK
+    fills a resolver's parameters by name from the tool's arguments, and reads which ones
+    from its signature, which this sets to `names`.
+    """
+
+    async def picked(**given: Any) -> dict[str, Any]:
+        return {name: given[name] for name in names}
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    picked.__signature__ = inspect.Signature([inspect.Parameter(n, keyword) for n in names])  # type: ignore[attr-defined]
+    return picked
+
+
 # -- what every tool answers with -----------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ looser than approved is put back with one corrective PATCH (read back too); any
 difference that remains is said in the result and the audit entry.
 """
 
-
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
@@ -24,7 +23,7 @@ from venice_keys_mcp.safety.confirm import ApproveForm, Gate, name_key
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_update, describe_widening
 from venice_keys_mcp.tools.approval import WITH_CARD
-from venice_keys_mcp.tools.kit import UPDATE, Kit, result, venice_errors
+from venice_keys_mcp.tools.kit import UPDATE, Kit, arguments, result, venice_errors
 from venice_keys_mcp.tools.params import (
     SET_EXPIRES_PATTERN,
     ApprovalId,
@@ -51,6 +50,8 @@ ACTION = "patch_key"
 Removable = Literal["usd_limit", "diem_limit", "expires_at"]
 PATCH_ARGS = ("key_id", "description", *KeyLimits.NAMES, "remove")
 UNITS = {"usd_limit": "USD", "diem_limit": "DIEM"}
+#: The gate and the body get these from the tool's signature (`kit.arguments`).
+patch_args = arguments(*PATCH_ARGS)
 
 
 class PatchResult(WriteResult):
@@ -74,22 +75,14 @@ def register(kit: Kit) -> None:
 
     @venice_errors
     async def gate(
-        key_id: str,
-        description: str | None,
-        usd_limit: float | None,
-        diem_limit: float | None,
-        limit_period: str | None,
-        model_privacy: str | None,
-        expires_at: str | None,
-        remove: list[str],
+        given: Annotated[dict[str, Any], Resolve(patch_args)],
         approval_id: str | None,
         confirmation_token: str | None,
         ctx: Context[Any, Any],
     ) -> Gate | Elicit[ApproveForm]:
-        args = dict(zip(PATCH_ARGS, (key_id, description, usd_limit, diem_limit, limit_period, model_privacy,
-                                     expires_at, sorted(remove)), strict=True))  # fmt: skip
+        args = as_asked(given)
         new = planned(args)
-        key = await rt.client.get_key(key_id)
+        key = await rt.client.get_key(args["key_id"])
         try:
             widening = vet(key, new)
         except PolicyRefusal as exc:
@@ -110,6 +103,7 @@ def register(kit: Kit) -> None:
     async def patch_key(
         key_id: KeyId,
         confirmation: Annotated[ElicitationResult[ApproveForm], Resolve(gate)],
+        given: Annotated[dict[str, Any], Resolve(patch_args)],
         description: Annotated[str | None, Field(min_length=1, max_length=64)] = None,
         usd_limit: Limit = None,
         diem_limit: Limit = None,
@@ -121,8 +115,7 @@ def register(kit: Kit) -> None:
         confirmation_token: Token = None,
     ) -> Annotated[CallToolResult, PatchResult]:
         """Change a key; omitted fields stay. A change that widens it needs the person's approval."""
-        args = dict(zip(PATCH_ARGS, (key_id, description, usd_limit, diem_limit, limit_period, model_privacy,
-                                     expires_at, sorted(remove)), strict=True))  # fmt: skip
+        args = as_asked(given)
         call = WriteCall(rt, ACTION, args, answer=PatchResult, verb="changed", key_id=key_id)
         new = planned(args)
         key = await rt.client.get_key(key_id)
@@ -152,6 +145,11 @@ def register(kit: Kit) -> None:
 
 
 # -- what the person approves ----------------------------------------------------------------
+
+
+def as_asked(given: dict[str, Any]) -> dict[str, Any]:
+    """The patch as approved and audited: `remove` in one order, so the same patch is the same approval."""
+    return {**given, "remove": sorted(given.get("remove") or ())}
 
 
 def planned(args: dict[str, Any]) -> dict[str, Any]:
