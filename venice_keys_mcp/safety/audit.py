@@ -252,8 +252,8 @@ def _verification_keys(
 # -- entries and the head file -----------------------------------------------------------------
 
 
-class AuditEntry(BaseModel):
-    """One line of the audit log, MACed with the audit key."""
+class _EntryFields(BaseModel):
+    """What every audit line records, in either format."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
@@ -266,6 +266,11 @@ class AuditEntry(BaseModel):
     outcome: str
     detail: str
     prev: str
+
+
+class AuditEntry(_EntryFields):
+    """One line of the audit log, MACed with the audit key."""
+
     kid: str
     mac: str
 
@@ -274,20 +279,9 @@ class AuditEntry(BaseModel):
         return _mac(key, canonical_json(self.model_dump(exclude={"mac"})).encode("utf-8"))
 
 
-class LegacyAuditEntry(BaseModel):
+class LegacyAuditEntry(_EntryFields):
     """A line written before the chain was keyed: a plain SHA-256 ``hash`` anyone can recompute."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
-
-    seq: int
-    time: str
-    tool: str
-    key_id: str | None
-    args_digest: str
-    confirmation: str
-    outcome: str
-    detail: str
-    prev: str
     hash: str
 
     def computed_hash(self) -> str:
