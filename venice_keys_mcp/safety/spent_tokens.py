@@ -35,7 +35,7 @@ class SpentTokens:
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            return nonce in self._live(fd, now)[0]
+            return nonce in _live(_lines(fd), now)
         finally:
             os.close(fd)
 
@@ -44,7 +44,7 @@ class SpentTokens:
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            return max(now, self._clock(fd))
+            return max(now, _clock(_lines(fd)))
         finally:
             os.close(fd)
 
@@ -53,8 +53,9 @@ class SpentTokens:
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            now = max(now, self._clock(fd))
-            live, _ = self._live(fd, now)
+            lines = _lines(fd)
+            now = max(now, _clock(lines))
+            live = _live(lines, now)
             if nonce in live:
                 return False
             # Rewritten whole each time: the expired nonces go, the clock line moves on.
@@ -72,27 +73,30 @@ class SpentTokens:
         make_private_dirs(self.path.parent)
         return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
-    @staticmethod
-    def _clock(fd: int) -> float:
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, size, 0) if size else b""
-        for line in data.decode("ascii", "replace").splitlines():
-            word, _, value = line.partition(" ")
-            if word == "clock":
-                try:
-                    return float(value)
-                except ValueError:
-                    return 0.0
-        return 0.0
 
-    def _live(self, fd: int, now: float) -> tuple[dict[str, int], int]:
-        """Nonce -> expiry for every unexpired line (a torn line is skipped), and the line count."""
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, size, 0) if size else b""
-        lines = data.decode("ascii", "replace").splitlines()
-        live: dict[str, int] = {}
-        for line in lines:
-            exp, _, nonce = line.partition(" ")
-            if exp.isdigit() and nonce and int(exp) > now:
-                live[nonce] = int(exp)
-        return live, len(lines)
+def _lines(fd: int) -> list[str]:
+    """The whole file's lines, read once under the caller's lock."""
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, size, 0) if size else b""
+    return data.decode("ascii", "replace").splitlines()
+
+
+def _clock(lines: list[str]) -> float:
+    for line in lines:
+        word, _, value = line.partition(" ")
+        if word == "clock":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
+def _live(lines: list[str], now: float) -> dict[str, int]:
+    """Nonce -> expiry for every unexpired line (a torn line is skipped)."""
+    live: dict[str, int] = {}
+    for line in lines:
+        exp, _, nonce = line.partition(" ")
+        if exp.isdigit() and nonce and int(exp) > now:
+            live[nonce] = int(exp)
+    return live
