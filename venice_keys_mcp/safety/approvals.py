@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._canonical import canonical_json
-from ._fs import make_private_dirs, open_private, write_all
+from ._fs import open_state_file, read_whole, rewrite_whole
 
 __all__ = [
     "Approval",
@@ -200,7 +200,7 @@ class FileApprovalStore:
         clock stepped back from reviving anything.
         """
         try:
-            fd = self._open()
+            fd = open_state_file(self.path)
         except OSError as exc:
             raise ApprovalError(
                 f"The approvals file {self.path} cannot be opened ({exc.strerror or exc}); "
@@ -215,20 +215,13 @@ class FileApprovalStore:
             if write or now > seen:
                 data["clock"] = now
                 self._prune(data, now)
-                os.ftruncate(fd, 0)
-                write_all(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
-                os.fsync(fd)
+                rewrite_whole(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
         finally:
             os.close(fd)
 
-    def _open(self) -> int:
-        make_private_dirs(self.path.parent)
-        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-
     @staticmethod
     def _load(fd: int) -> dict[str, Any]:
-        size = os.fstat(fd).st_size
-        raw = os.pread(fd, size, 0) if size else b""
+        raw = read_whole(fd)
         try:
             data = json.loads(raw) if raw.strip() else {}
         except ValueError:

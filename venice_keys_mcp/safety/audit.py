@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from venice_keys_mcp.settings import env_name
 
 from ._canonical import canonical_json, sha256_hex
-from ._fs import UnsafeFileError, fsync_dir, make_private_dirs, open_private, write_all
+from ._fs import UnsafeFileError, fsync_dir, make_private_dirs, open_private, open_state_file, write_all
 from .secrets import Scrubber
 
 if TYPE_CHECKING:
@@ -458,7 +458,7 @@ class AuditLog:
         with self._lock:
             try:
                 key = self._audit_key()
-                fd = self._open()
+                fd = open_state_file(self.path)
             except OSError as exc:
                 raise AuditError(self.path, exc) from exc
             try:
@@ -510,7 +510,7 @@ class AuditLog:
         with self._lock:
             try:
                 self._audit_key()
-                os.close(self._open())
+                os.close(open_state_file(self.path))
                 _read_head(self.path)  # raises on a planted link or someone else's file
             except OSError as exc:
                 raise AuditError(self.path, exc) from exc
@@ -539,10 +539,6 @@ class AuditLog:
         finally:
             os.close(fd)
         return newest_first[::-1]
-
-    def _open(self) -> int:
-        make_private_dirs(self.path.parent)
-        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
     def _chain_tip(self, fd: int, size: int) -> tuple[int, str]:
         """The (seq, line hash) the next entry continues from, read under the lock."""

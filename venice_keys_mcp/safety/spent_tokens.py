@@ -19,7 +19,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ._fs import make_private_dirs, open_private, write_all
+from ._fs import open_state_file, read_whole, rewrite_whole
 
 __all__ = ["SpentTokens"]
 
@@ -32,7 +32,7 @@ class SpentTokens:
 
     def seen(self, nonce: str, now: float) -> bool:
         """Whether a token with this nonce was already used (and has not expired)."""
-        fd = self._open()
+        fd = open_state_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
             return nonce in _live(_lines(fd), now)
@@ -41,7 +41,7 @@ class SpentTokens:
 
     def latest(self, now: float) -> float:
         """`now`, or the latest clock reading this file recorded if that is later."""
-        fd = self._open()
+        fd = open_state_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
             return max(now, _clock(_lines(fd)))
@@ -50,7 +50,7 @@ class SpentTokens:
 
     def spend(self, nonce: str, exp: int, now: float) -> bool:
         """Mark the nonce used; False if it already was. Raises OSError if the file cannot be written."""
-        fd = self._open()
+        fd = open_state_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             lines = _lines(fd)
@@ -59,26 +59,16 @@ class SpentTokens:
             if nonce in live:
                 return False
             # Rewritten whole each time: the expired nonces go, the clock line moves on.
-            os.ftruncate(fd, 0)
             body = b"".join(f"{e} {n}\n".encode() for n, e in live.items())
-            write_all(fd, f"clock {now:.3f}\n".encode() + body)
-            write_all(fd, f"{exp} {nonce}\n".encode())
-            os.fsync(fd)
+            rewrite_whole(fd, f"clock {now:.3f}\n".encode() + body + f"{exp} {nonce}\n".encode())
             return True
         finally:
             os.close(fd)
 
-    def _open(self) -> int:
-        # Never through a link planted at the path: `spend` truncates this file.
-        make_private_dirs(self.path.parent)
-        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-
 
 def _lines(fd: int) -> list[str]:
     """The whole file's lines, read once under the caller's lock."""
-    size = os.fstat(fd).st_size
-    data = os.pread(fd, size, 0) if size else b""
-    return data.decode("ascii", "replace").splitlines()
+    return read_whole(fd).decode("ascii", "replace").splitlines()
 
 
 def _clock(lines: list[str]) -> float:
