@@ -573,6 +573,7 @@ def verify(path: Path, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
     last_kid: str | None = None
 
     def broken(line_no: int, reason: str) -> VerifyReport:
+        """The report of a log broken at `line_no` (read after the loop too: `count` so far)."""
         return VerifyReport(
             ok=False,
             entries=count,
@@ -668,70 +669,43 @@ def verify(path: Path, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
             ),
         )
     if head is None:
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: the head file {head_path(path).name} is missing — the newest entries "
-                "may have been deleted together with it"
-            ),
+        return broken(
+            count + 1,
+            f"the head file {head_path(path).name} is missing — the newest entries "
+            "may have been deleted together with it",
         )
     if head.kid is None or head.mac is None:
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: the head file {head_path(path).name} carries no MAC although the "
-                "log is keyed — it was replaced by hand"
-            ),
+        return broken(
+            count + 1,
+            f"the head file {head_path(path).name} carries no MAC although the "
+            "log is keyed — it was replaced by hand",
         )
     head_key = keys.get(head.kid)
     if head_key is None or not hmac.compare_digest(
         head.mac, _mac(head_key, _head_message(head.seq, head.hash, head.kid))
     ):
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: the head file {head_path(path).name} has a wrong MAC — it was written "
-                "without the audit key, so the newest entries may have been deleted"
-            ),
+        return broken(
+            count + 1,
+            f"the head file {head_path(path).name} has a wrong MAC — it was written "
+            "without the audit key, so the newest entries may have been deleted",
         )
     if head.seq > prev_seq:
         if count == 0:
-            return VerifyReport(
-                ok=False,
-                entries=0,
-                first_broken_line=1,
-                reason=f"line 1: missing — the log is empty but the head file records entry #{head.seq}; "
+            return broken(
+                1,
+                f"missing — the log is empty but the head file records entry #{head.seq}; "
                 "its entries were deleted",
             )
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: missing — the head file records entry #{head.seq} but the log ends at "
-                f"#{prev_seq}; the newest entries were deleted"
-            ),
+        return broken(
+            count + 1,
+            f"missing — the head file records entry #{head.seq} but the log ends at "
+            f"#{prev_seq}; the newest entries were deleted",
         )
     if head_line_hash != head.hash:
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=head.seq,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {head.seq}: entry #{head.seq} differs from the one recorded in the head file — "
-                "it was rewritten after it was written"
-            ),
+        return broken(
+            head.seq,
+            f"entry #{head.seq} differs from the one recorded in the head file — "
+            "it was rewritten after it was written",
         )
     reason = f"{count} entries, chain intact; the head file matches"
     if unkeyed:
