@@ -8,7 +8,16 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["UnsafeFileError", "fsync_dir", "make_private_dirs", "open_private", "write_all"]
+__all__ = [
+    "UnsafeFileError",
+    "fsync_dir",
+    "make_private_dirs",
+    "open_private",
+    "open_state_file",
+    "read_whole",
+    "rewrite_whole",
+    "write_all",
+]
 
 
 class UnsafeFileError(OSError):
@@ -98,6 +107,25 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def open_state_file(path: Path) -> int:
+    """Open, creating it (0600, in 0700 folders), a file the server appends to or rewrites under `flock`."""
+    make_private_dirs(path.parent)
+    return open_private(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+
+
+def read_whole(fd: int) -> bytes:
+    """The whole file, read once (the caller holds its lock)."""
+    size = os.fstat(fd).st_size
+    return os.pread(fd, size, 0) if size else b""
+
+
+def rewrite_whole(fd: int, data: bytes) -> None:
+    """Replace the file's contents with `data`, durably (the caller holds the exclusive lock)."""
+    os.ftruncate(fd, 0)
+    write_all(fd, data)
+    os.fsync(fd)
 
 
 def fsync_dir(directory: Path) -> None:

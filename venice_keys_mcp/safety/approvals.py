@@ -29,12 +29,12 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._canonical import canonical_json
-from ._fs import make_private_dirs, open_private, write_all
+from ._fs import open_state_file, read_whole, rewrite_whole
 
 __all__ = [
     "Approval",
@@ -46,6 +46,7 @@ __all__ = [
     "nonce_digest",
 ]
 
+T = TypeVar("T")
 State = Literal["pending", "approved", "declined", "used"]
 Kind = Literal["action", "reveal"]
 #: How long a used or declined record is kept after it expired, so a replay still reads "used".
@@ -137,55 +138,40 @@ class FileApprovalStore:
     # -- the interface ------------------------------------------------------------------
 
     def add(self, make: Callable[[float], Approval]) -> Approval:
-        made: list[Approval] = []
+        def put(data: dict[str, Any], now: float) -> Approval:
+            made = make(now)
+            data["approvals"][made.id] = made.model_dump(mode="json")
+            return made
 
-        def put(data: dict[str, Any], now: float) -> None:
-            made.append(make(now))
-            data["approvals"][made[0].id] = made[0].model_dump(mode="json")
-
-        self._transact(put)
-        return made[0]
+        return self._transact(put)
 
     def look(self, approval_id: str) -> tuple[Approval | None, float]:
-        found: list[Approval | None] = []
-        seen: list[float] = []
-
-        def read(data: dict[str, Any], now: float) -> None:
+        def read(data: dict[str, Any], now: float) -> tuple[Approval | None, float]:
             raw = data["approvals"].get(approval_id)
-            found.append(None if raw is None else Approval.model_validate(raw))
-            seen.append(now)
+            return (None if raw is None else Approval.model_validate(raw)), now
 
-        self._transact(read, write=False)
-        return found[0], seen[0]
+        return self._transact(read, write=False)
 
     def get(self, approval_id: str) -> Approval | None:
         return self.look(approval_id)[0]
 
     def pending(self) -> list[Approval]:
-        out: list[Approval] = []
+        def read(data: dict[str, Any], now: float) -> list[Approval]:
+            every = (Approval.model_validate(raw) for raw in data["approvals"].values())
+            return [a for a in every if a.state == "pending" and a.expires > now]
 
-        def read(data: dict[str, Any], now: float) -> None:
-            for raw in data["approvals"].values():
-                a = Approval.model_validate(raw)
-                if a.state == "pending" and a.expires > now:
-                    out.append(a)
-
-        self._transact(read, write=False)
-        return sorted(out, key=lambda a: a.created)
+        return sorted(self._transact(read, write=False), key=lambda a: a.created)
 
     def update(self, approval_id: str, change: Callable[[Approval, float], Approval]) -> Approval:
-        done: list[Approval] = []
-
-        def apply(data: dict[str, Any], now: float) -> None:
+        def apply(data: dict[str, Any], now: float) -> Approval:
             raw = data["approvals"].get(approval_id)
             if raw is None:
                 raise KeyError(approval_id)
             new = change(Approval.model_validate(raw), now)
             data["approvals"][approval_id] = new.model_dump(mode="json")
-            done.append(new)
+            return new
 
-        self._transact(apply)
-        return done[0]
+        return self._transact(apply)
 
     def now(self) -> float:
         """The store's clock: never earlier than any reading it has seen."""
@@ -193,14 +179,15 @@ class FileApprovalStore:
 
     # -- the file -----------------------------------------------------------------------
 
-    def _transact(self, body: Callable[[dict[str, Any], float], None], *, write: bool = True) -> None:
-        """Run `body(data, now)` under an exclusive lock; store the result if it wrote or time moved on.
+    def _transact(self, body: Callable[[dict[str, Any], float], T], *, write: bool = True) -> T:
+        """Run `body(data, now)` under an exclusive lock and return what it returns; store the data
+        if it wrote or time moved on.
 
         Every look records the latest clock reading, reads included: that is what keeps a
         clock stepped back from reviving anything.
         """
         try:
-            fd = self._open()
+            fd = open_state_file(self.path)
         except OSError as exc:
             raise ApprovalError(
                 f"The approvals file {self.path} cannot be opened ({exc.strerror or exc}); "
@@ -211,24 +198,18 @@ class FileApprovalStore:
             data = self._load(fd)
             seen = float(data.get("clock", 0.0))
             now = max(self.clock(), seen)
-            body(data, now)
+            result = body(data, now)
             if write or now > seen:
                 data["clock"] = now
                 self._prune(data, now)
-                os.ftruncate(fd, 0)
-                write_all(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
-                os.fsync(fd)
+                rewrite_whole(fd, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+            return result
         finally:
             os.close(fd)
 
-    def _open(self) -> int:
-        make_private_dirs(self.path.parent)
-        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-
     @staticmethod
     def _load(fd: int) -> dict[str, Any]:
-        size = os.fstat(fd).st_size
-        raw = os.pread(fd, size, 0) if size else b""
+        raw = read_whole(fd)
         try:
             data = json.loads(raw) if raw.strip() else {}
         except ValueError:

@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from venice_keys_mcp.settings import env_name
 
 from ._canonical import canonical_json, sha256_hex
-from ._fs import UnsafeFileError, fsync_dir, make_private_dirs, open_private, write_all
+from ._fs import UnsafeFileError, fsync_dir, make_private_dirs, open_private, open_state_file, write_all
 from .secrets import Scrubber
 
 if TYPE_CHECKING:
@@ -252,8 +252,8 @@ def _verification_keys(
 # -- entries and the head file -----------------------------------------------------------------
 
 
-class AuditEntry(BaseModel):
-    """One line of the audit log, MACed with the audit key."""
+class _EntryFields(BaseModel):
+    """What every audit line records, in either format."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
@@ -266,6 +266,11 @@ class AuditEntry(BaseModel):
     outcome: str
     detail: str
     prev: str
+
+
+class AuditEntry(_EntryFields):
+    """One line of the audit log, MACed with the audit key."""
+
     kid: str
     mac: str
 
@@ -274,20 +279,9 @@ class AuditEntry(BaseModel):
         return _mac(key, canonical_json(self.model_dump(exclude={"mac"})).encode("utf-8"))
 
 
-class LegacyAuditEntry(BaseModel):
+class LegacyAuditEntry(_EntryFields):
     """A line written before the chain was keyed: a plain SHA-256 ``hash`` anyone can recompute."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
-
-    seq: int
-    time: str
-    tool: str
-    key_id: str | None
-    args_digest: str
-    confirmation: str
-    outcome: str
-    detail: str
-    prev: str
     hash: str
 
     def computed_hash(self) -> str:
@@ -464,7 +458,7 @@ class AuditLog:
         with self._lock:
             try:
                 key = self._audit_key()
-                fd = self._open()
+                fd = open_state_file(self.path)
             except OSError as exc:
                 raise AuditError(self.path, exc) from exc
             try:
@@ -516,7 +510,7 @@ class AuditLog:
         with self._lock:
             try:
                 self._audit_key()
-                os.close(self._open())
+                os.close(open_state_file(self.path))
                 _read_head(self.path)  # raises on a planted link or someone else's file
             except OSError as exc:
                 raise AuditError(self.path, exc) from exc
@@ -545,10 +539,6 @@ class AuditLog:
         finally:
             os.close(fd)
         return newest_first[::-1]
-
-    def _open(self) -> int:
-        make_private_dirs(self.path.parent)
-        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
     def _chain_tip(self, fd: int, size: int) -> tuple[int, str]:
         """The (seq, line hash) the next entry continues from, read under the lock."""
@@ -583,6 +573,7 @@ def verify(path: Path, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
     last_kid: str | None = None
 
     def broken(line_no: int, reason: str) -> VerifyReport:
+        """The report of a log broken at `line_no` (read after the loop too: `count` so far)."""
         return VerifyReport(
             ok=False,
             entries=count,
@@ -678,70 +669,43 @@ def verify(path: Path, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
             ),
         )
     if head is None:
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: the head file {head_path(path).name} is missing — the newest entries "
-                "may have been deleted together with it"
-            ),
+        return broken(
+            count + 1,
+            f"the head file {head_path(path).name} is missing — the newest entries "
+            "may have been deleted together with it",
         )
     if head.kid is None or head.mac is None:
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: the head file {head_path(path).name} carries no MAC although the "
-                "log is keyed — it was replaced by hand"
-            ),
+        return broken(
+            count + 1,
+            f"the head file {head_path(path).name} carries no MAC although the "
+            "log is keyed — it was replaced by hand",
         )
     head_key = keys.get(head.kid)
     if head_key is None or not hmac.compare_digest(
         head.mac, _mac(head_key, _head_message(head.seq, head.hash, head.kid))
     ):
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: the head file {head_path(path).name} has a wrong MAC — it was written "
-                "without the audit key, so the newest entries may have been deleted"
-            ),
+        return broken(
+            count + 1,
+            f"the head file {head_path(path).name} has a wrong MAC — it was written "
+            "without the audit key, so the newest entries may have been deleted",
         )
     if head.seq > prev_seq:
         if count == 0:
-            return VerifyReport(
-                ok=False,
-                entries=0,
-                first_broken_line=1,
-                reason=f"line 1: missing — the log is empty but the head file records entry #{head.seq}; "
+            return broken(
+                1,
+                f"missing — the log is empty but the head file records entry #{head.seq}; "
                 "its entries were deleted",
             )
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=count + 1,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {count + 1}: missing — the head file records entry #{head.seq} but the log ends at "
-                f"#{prev_seq}; the newest entries were deleted"
-            ),
+        return broken(
+            count + 1,
+            f"missing — the head file records entry #{head.seq} but the log ends at "
+            f"#{prev_seq}; the newest entries were deleted",
         )
     if head_line_hash != head.hash:
-        return VerifyReport(
-            ok=False,
-            entries=count,
-            first_broken_line=head.seq,
-            unkeyed=unkeyed,
-            reason=(
-                f"line {head.seq}: entry #{head.seq} differs from the one recorded in the head file — "
-                "it was rewritten after it was written"
-            ),
+        return broken(
+            head.seq,
+            f"entry #{head.seq} differs from the one recorded in the head file — "
+            "it was rewritten after it was written",
         )
     reason = f"{count} entries, chain intact; the head file matches"
     if unkeyed:

@@ -19,7 +19,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ._fs import make_private_dirs, open_private, write_all
+from ._fs import open_state_file, read_whole, rewrite_whole
 
 __all__ = ["SpentTokens"]
 
@@ -32,67 +32,61 @@ class SpentTokens:
 
     def seen(self, nonce: str, now: float) -> bool:
         """Whether a token with this nonce was already used (and has not expired)."""
-        fd = self._open()
+        fd = open_state_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            return nonce in self._live(fd, now)[0]
+            return nonce in _live(_lines(fd), now)
         finally:
             os.close(fd)
 
     def latest(self, now: float) -> float:
         """`now`, or the latest clock reading this file recorded if that is later."""
-        fd = self._open()
+        fd = open_state_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            return max(now, self._clock(fd))
+            return max(now, _clock(_lines(fd)))
         finally:
             os.close(fd)
 
     def spend(self, nonce: str, exp: int, now: float) -> bool:
         """Mark the nonce used; False if it already was. Raises OSError if the file cannot be written."""
-        fd = self._open()
+        fd = open_state_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            now = max(now, self._clock(fd))
-            live, _ = self._live(fd, now)
+            lines = _lines(fd)
+            now = max(now, _clock(lines))
+            live = _live(lines, now)
             if nonce in live:
                 return False
             # Rewritten whole each time: the expired nonces go, the clock line moves on.
-            os.ftruncate(fd, 0)
             body = b"".join(f"{e} {n}\n".encode() for n, e in live.items())
-            write_all(fd, f"clock {now:.3f}\n".encode() + body)
-            write_all(fd, f"{exp} {nonce}\n".encode())
-            os.fsync(fd)
+            rewrite_whole(fd, f"clock {now:.3f}\n".encode() + body + f"{exp} {nonce}\n".encode())
             return True
         finally:
             os.close(fd)
 
-    def _open(self) -> int:
-        # Never through a link planted at the path: `spend` truncates this file.
-        make_private_dirs(self.path.parent)
-        return open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
-    @staticmethod
-    def _clock(fd: int) -> float:
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, size, 0) if size else b""
-        for line in data.decode("ascii", "replace").splitlines():
-            word, _, value = line.partition(" ")
-            if word == "clock":
-                try:
-                    return float(value)
-                except ValueError:
-                    return 0.0
-        return 0.0
+def _lines(fd: int) -> list[str]:
+    """The whole file's lines, read once under the caller's lock."""
+    return read_whole(fd).decode("ascii", "replace").splitlines()
 
-    def _live(self, fd: int, now: float) -> tuple[dict[str, int], int]:
-        """Nonce -> expiry for every unexpired line (a torn line is skipped), and the line count."""
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, size, 0) if size else b""
-        lines = data.decode("ascii", "replace").splitlines()
-        live: dict[str, int] = {}
-        for line in lines:
-            exp, _, nonce = line.partition(" ")
-            if exp.isdigit() and nonce and int(exp) > now:
-                live[nonce] = int(exp)
-        return live, len(lines)
+
+def _clock(lines: list[str]) -> float:
+    for line in lines:
+        word, _, value = line.partition(" ")
+        if word == "clock":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
+def _live(lines: list[str], now: float) -> dict[str, int]:
+    """Nonce -> expiry for every unexpired line (a torn line is skipped)."""
+    live: dict[str, int] = {}
+    for line in lines:
+        exp, _, nonce = line.partition(" ")
+        if exp.isdigit() and nonce and int(exp) > now:
+            live[nonce] = int(exp)
+    return live
