@@ -119,13 +119,10 @@ def register(kit: Kit) -> None:
         call = WriteCall(rt, ACTION, args, answer=PatchResult, verb="changed", key_id=key_id)
         new = planned(args)
         key = await rt.client.get_key(key_id)
-        decision = confirmer.settle(
-            confirmation, action=ACTION, args=args, approval_id=approval_id, token=confirmation_token
-        )
+        decision = call.settle(confirmer, confirmation, approval_id=approval_id, token=confirmation_token)
         if not decision.go:
             preview = Preview(action="update", key=key_line(key), changes=marked_changes(new, key))
             return call.not_done(decision, preview, confirmer, changes=describe(new, key))
-        call.method = decision.method
         with to_the_end():  # sent: finish, record and answer whatever happens to the caller
             return await apply_patch(call, key, new)
 

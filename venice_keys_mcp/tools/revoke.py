@@ -78,13 +78,8 @@ def register_one(kit: Kit) -> None:
         key = await current(call)
         if isinstance(key, CallToolResult):
             return key
-        decision = confirmer.settle(
-            confirmation,
-            action=ACTION,
-            args=call.args,
-            approval_id=approval_id,
-            token=confirmation_token,
-            expect_last6=key.last6,
+        decision = call.settle(
+            confirmer, confirmation, approval_id=approval_id, token=confirmation_token, expect_last6=key.last6
         )
         if not decision.go:
             return call.not_done(
@@ -94,7 +89,6 @@ def register_one(kit: Kit) -> None:
                 expect=key.last6,
                 expect_label="the key's last six characters",
             )
-        call.method = decision.method
         return await revoke(call, key)
 
     @kit.approved(ACTION)
@@ -250,10 +244,9 @@ def register_batch(kit: Kit) -> None:
         ids = unique(key_ids)
         call = WriteCall(rt, MANY_ACTION, {"key_ids": ids}, answer=BatchResult, verb="revoked")
         found, missing = await look_up(ids)
-        decision = confirmer.settle(
+        decision = call.settle(
+            confirmer,
             confirmation,
-            action=MANY_ACTION,
-            args=call.args,
             approval_id=approval_id,
             token=confirmation_token,
             expect_count=len(found),
