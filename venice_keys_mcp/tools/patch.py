@@ -23,7 +23,7 @@ from venice_keys_mcp.safety.confirm import ApproveForm, Gate, name_key
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_update, describe_widening
 from venice_keys_mcp.tools.approval import WITH_CARD
-from venice_keys_mcp.tools.kit import UPDATE, Kit, arguments, result, venice_errors
+from venice_keys_mcp.tools.kit import DESTRUCTIVE, Kit, arguments, result, venice_errors
 from venice_keys_mcp.tools.params import (
     SET_EXPIRES_PATTERN,
     ApprovalId,
@@ -99,7 +99,7 @@ def register(kit: Kit) -> None:
             form=ApproveForm,
         )
 
-    @kit.tool(title="Update key", annotations=UPDATE, toolset="keys", meta=WITH_CARD)
+    @kit.tool(title="Update key", annotations=DESTRUCTIVE, toolset="keys", meta=WITH_CARD)
     async def patch_key(
         key_id: KeyId,
         confirmation: Annotated[ElicitationResult[ApproveForm], Resolve(gate)],
