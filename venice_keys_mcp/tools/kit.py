@@ -92,7 +92,7 @@ class Kit:
     """What a tool module registers with, and everything its tools share at run time.
 
     `confirmer` (who may say yes), `actions` (what the approval card runs once approved) and
-    `window` (key creations this minute, shared by create, mint and rotate) exist once per server.
+    what `once` makes (the creation window, shared by create, mint and rotate) exist once per server.
     """
 
     settings: Settings
