@@ -342,13 +342,11 @@ def register(server: MCPServer, rt: Runtime, tools: Collection[str], *, read_onl
         return review_text(checked_days(unused_days), s)
 
     def key_leaked(key: str) -> str:
-        if rt.scrubber.contains_secret(key) or _last_six_of_secret(key):
-            last6 = _last_six_of_secret(key)
-            if last6 is None:
-                raise invalid(
-                    "key looks like a secret; give the key's id or its last six characters instead."
-                )
+        last6 = _last_six_of_secret(key)
+        if last6 is not None:
             return leaked_text(last6, s, is_secret=True)
+        if rt.scrubber.contains_secret(key):
+            raise invalid("key looks like a secret; give the key's id or its last six characters instead.")
         text = key.strip()
         return leaked_text(text if is_key_id(text) else clean_untrusted(text, 64), s)
 

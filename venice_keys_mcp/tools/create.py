@@ -137,17 +137,15 @@ def register(kit: Kit) -> None:
     ) -> Annotated[CallToolResult, CreateResult]:
         """Create a key; its secret goes to a 0600 file. ADMIN keys, reveal_secret: the person's yes."""
         call = WriteCall(rt, ACTION, args, answer=CreateResult, verb="created")
-        decision = confirmer.settle(
+        decision = call.settle(
+            confirmer,
             confirmation,
-            action=ACTION,
-            args=args,
             approval_id=approval_id,
             token=confirmation_token,
             reveal_only=key_type != "ADMIN",
         )
         if not decision.go:
             return call.not_done(decision, Preview(action="create", changes=create_changes(args)), confirmer)
-        call.method = decision.method
         return await create(call, window, reveal_plan(confirmer, ctx, args, decision))
 
     @kit.approved(ACTION)
@@ -199,10 +197,9 @@ def register(kit: Kit) -> None:
     ) -> Annotated[CallToolResult, CreateResult]:
         """Mint a key with a wallet-signed get_web3_token token; otherwise as create_key."""
         call = WriteCall(rt, MINT, args, answer=CreateResult, verb="created")
-        decision = confirmer.settle(
+        decision = call.settle(
+            confirmer,
             confirmation,
-            action=MINT,
-            args=args,
             approval_id=approval_id,
             token=confirmation_token,
             reveal_only=key_type != "ADMIN",
@@ -213,7 +210,6 @@ def register(kit: Kit) -> None:
             return call.not_done(
                 decision, preview, confirmer, call={**args, "signature": signature, "token": token}
             )
-        call.method = decision.method
         return await mint(call, window, signature, token, reveal_plan(confirmer, ctx, args, decision))
 
     @kit.approved(MINT)

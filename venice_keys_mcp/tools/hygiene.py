@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
@@ -27,7 +27,7 @@ from pydantic import Field
 
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence, looks_like_instructions
 from venice_keys_mcp.tools.kit import Kit, result
-from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, now_utc
+from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, amount, day, now_utc
 from venice_keys_mcp.venice import ApiKey
 
 GroupName = Literal[
@@ -88,20 +88,12 @@ class Found:
     note: str
 
 
-def _day(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).date().isoformat() if dt else "?"
-
-
 def _days(delta: timedelta) -> float:
     return delta.total_seconds() / 86400
 
 
 def _keys(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
-
-
-def _money(value: float, unit: str) -> str:
-    return f"${value:.12g}" if unit == "$" else f"{value:.12g} DIEM"
 
 
 def cap_use(k: ApiKey) -> tuple[float, str] | None:
@@ -122,7 +114,7 @@ def cap_use(k: ApiKey) -> tuple[float, str] | None:
             continue
         limit = Decimal(str(cap))
         pct = 100.0 if limit <= 0 else float(spent / limit * 100)
-        said = f"{_money(float(spent), unit)} of {_money(cap, unit)}/{k.limit_period} ({int(pct)}%)"
+        said = f"{amount(float(spent), unit)} of {amount(cap, unit)}/{k.limit_period} ({int(pct)}%)"
         if fullest is None or pct > fullest[0]:
             fullest = (pct, said + (", at cap" if pct >= 100 else ""))
     return fullest
@@ -137,22 +129,22 @@ def find_groups(keys: list[ApiKey], now: datetime, t: Thresholds) -> dict[GroupN
         idle_since = k.last_used_at or made
         lim = k.consumption_limits
         if looks_like_instructions(k.description):
-            groups["suspicious"].append(Found(k, (-_days(now - made), k.id), f"made {_day(made)}"))
+            groups["suspicious"].append(Found(k, (-_days(now - made), k.id), f"made {day(made)}"))
         use = cap_use(k)
         if use is not None and use[0] >= t.near_cap_pct:
             groups["near_cap"].append(Found(k, (-use[0], k.id), use[1]))
         if k.expires_at is not None and k.expires_at <= now + timedelta(days=t.expiring_days):
             gone = k.expires_at <= now
-            when = f"{'expired' if gone else 'expires'} {_day(k.expires_at)}"
+            when = f"{'expired' if gone else 'expires'} {day(k.expires_at)}"
             groups["expiring"].append(Found(k, (_days(k.expires_at - now), k.id), when))
         if idle_since <= now - timedelta(days=t.unused_days):
-            note = f"last used {_day(k.last_used_at)}" if k.last_used_at else f"never used, made {_day(made)}"
+            note = f"last used {day(k.last_used_at)}" if k.last_used_at else f"never used, made {day(made)}"
             groups["unused"].append(Found(k, (-_days(now - idle_since), k.id), note))
         if k.last_used_at is None:
-            groups["never_used"].append(Found(k, (-_days(now - made), k.id), f"made {_day(made)}"))
+            groups["never_used"].append(Found(k, (-_days(now - made), k.id), f"made {day(made)}"))
         if k.api_key_type == "ADMIN":
-            used = f"last used {_day(k.last_used_at)}" if k.last_used_at else "never used"
-            groups["admin"].append(Found(k, (-_days(now - made), k.id), f"made {_day(made)}, {used}"))
+            used = f"last used {day(k.last_used_at)}" if k.last_used_at else "never used"
+            groups["admin"].append(Found(k, (-_days(now - made), k.id), f"made {day(made)}, {used}"))
         if lim.usd is None and lim.diem is None:
             spent = k.usage.trailing_seven_days.usd if k.usage else Decimal(0)
             note = f"${spent} in 7 days" if spent else "nothing spent in 7 days"
@@ -160,7 +152,7 @@ def find_groups(keys: list[ApiKey], now: datetime, t: Thresholds) -> dict[GroupN
         if k.expires_at is None:
             admin_first = 0 if k.api_key_type == "ADMIN" else 1e9
             rank = (admin_first - _days(now - made), k.id)
-            groups["no_expiry"].append(Found(k, rank, f"made {_day(made)}"))
+            groups["no_expiry"].append(Found(k, rank, f"made {day(made)}"))
     for found in groups.values():
         found.sort(key=lambda f: f.rank)
     return groups

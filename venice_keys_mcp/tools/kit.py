@@ -51,11 +51,11 @@ READ_ONLY = ToolAnnotations(
 WRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-#: A patch overwrites (a cap, the expiry, the description): not additive, so destructive in MCP's sense.
-UPDATE = ToolAnnotations(
+#: A revoke ends a key; a patch overwrites (a cap, the expiry, the description), so it is not
+#: additive either: both destructive in MCP's sense, and doing either twice is doing it once.
+DESTRUCTIVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
 )
-DESTRUCTIVE = UPDATE
 #: A rotation ends the old key (destructive) and makes a new one every time (not idempotent).
 ROTATES = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
@@ -92,7 +92,7 @@ class Kit:
     """What a tool module registers with, and everything its tools share at run time.
 
     `confirmer` (who may say yes), `actions` (what the approval card runs once approved) and
-    `window` (key creations this minute, shared by create, mint and rotate) exist once per server.
+    what `once` makes (the creation window, shared by create, mint and rotate) exist once per server.
     """
 
     settings: Settings

@@ -23,7 +23,7 @@ from venice_keys_mcp.safety.confirm import ApproveForm, Gate, name_key
 from venice_keys_mcp.safety.fencing import fence
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_update, describe_widening
 from venice_keys_mcp.tools.approval import WITH_CARD
-from venice_keys_mcp.tools.kit import UPDATE, Kit, arguments, result, venice_errors
+from venice_keys_mcp.tools.kit import DESTRUCTIVE, Kit, arguments, result, venice_errors
 from venice_keys_mcp.tools.params import (
     SET_EXPIRES_PATTERN,
     ApprovalId,
@@ -99,7 +99,7 @@ def register(kit: Kit) -> None:
             form=ApproveForm,
         )
 
-    @kit.tool(title="Update key", annotations=UPDATE, toolset="keys", meta=WITH_CARD)
+    @kit.tool(title="Update key", annotations=DESTRUCTIVE, toolset="keys", meta=WITH_CARD)
     async def patch_key(
         key_id: KeyId,
         confirmation: Annotated[ElicitationResult[ApproveForm], Resolve(gate)],
@@ -119,13 +119,10 @@ def register(kit: Kit) -> None:
         call = WriteCall(rt, ACTION, args, answer=PatchResult, verb="changed", key_id=key_id)
         new = planned(args)
         key = await rt.client.get_key(key_id)
-        decision = confirmer.settle(
-            confirmation, action=ACTION, args=args, approval_id=approval_id, token=confirmation_token
-        )
+        decision = call.settle(confirmer, confirmation, approval_id=approval_id, token=confirmation_token)
         if not decision.go:
             preview = Preview(action="update", key=key_line(key), changes=marked_changes(new, key))
             return call.not_done(decision, preview, confirmer, changes=describe(new, key))
-        call.method = decision.method
         with to_the_end():  # sent: finish, record and answer whatever happens to the caller
             return await apply_patch(call, key, new)
 

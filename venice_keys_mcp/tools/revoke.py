@@ -12,8 +12,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from venice_keys_mcp.runtime import Runtime
-from venice_keys_mcp.safety.confirm import CountForm, Gate, RevokeForm
-from venice_keys_mcp.safety.fencing import fence
+from venice_keys_mcp.safety.confirm import CountForm, Gate, RevokeForm, name_key
 from venice_keys_mcp.safety.policy import PolicyRefusal, check_revoke
 from venice_keys_mcp.tools.approval import WITH_CARD
 from venice_keys_mcp.tools.kit import DESTRUCTIVE, Kit, result, venice_errors
@@ -31,9 +30,8 @@ def revoke_preview(k: ApiKey) -> Preview:
 
 
 def revoke_message(line: KeyLine) -> str:
-    used = f"last used {line.last_used}" if line.last_used else "never used"
     return (
-        f"Revoke {line.type} key {fence(line.description)} (…{line.last6}, {used})? "
+        f"Revoke {name_key(line.type, line.description, line.last6, line.last_used)}? "
         "Anything using it stops working at once and this cannot be undone. "
         "Type the key's last six characters to confirm."
     )
@@ -78,13 +76,8 @@ def register_one(kit: Kit) -> None:
         key = await current(call)
         if isinstance(key, CallToolResult):
             return key
-        decision = confirmer.settle(
-            confirmation,
-            action=ACTION,
-            args=call.args,
-            approval_id=approval_id,
-            token=confirmation_token,
-            expect_last6=key.last6,
+        decision = call.settle(
+            confirmer, confirmation, approval_id=approval_id, token=confirmation_token, expect_last6=key.last6
         )
         if not decision.go:
             return call.not_done(
@@ -94,7 +87,6 @@ def register_one(kit: Kit) -> None:
                 expect=key.last6,
                 expect_label="the key's last six characters",
             )
-        call.method = decision.method
         return await revoke(call, key)
 
     @kit.approved(ACTION)
@@ -196,8 +188,7 @@ def batch_message(found: list[ApiKey], missing: list[str]) -> str:
     ]
     for k in found:
         line = key_line(k)
-        used = f"last used {line.last_used}" if line.last_used else "never used"
-        lines.append(f"- {line.type} key {fence(line.description)} (…{line.last6}, {used})")
+        lines.append(f"- {name_key(line.type, line.description, line.last6, line.last_used)}")
     if missing:
         lines.append(f"Not found (skipped): {', '.join(missing)}")
     lines.append(f"Type the number of keys to revoke ({len(found)}) to confirm.")
@@ -250,10 +241,9 @@ def register_batch(kit: Kit) -> None:
         ids = unique(key_ids)
         call = WriteCall(rt, MANY_ACTION, {"key_ids": ids}, answer=BatchResult, verb="revoked")
         found, missing = await look_up(ids)
-        decision = confirmer.settle(
+        decision = call.settle(
+            confirmer,
             confirmation,
-            action=MANY_ACTION,
-            args=call.args,
             approval_id=approval_id,
             token=confirmation_token,
             expect_count=len(found),

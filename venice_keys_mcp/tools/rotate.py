@@ -108,13 +108,8 @@ def register(kit: Kit) -> None:
             rt, ACTION, {"key_id": key_id, "grace_hours": grace_hours}, RotateResult, "rotated", key_id
         )
         old = await rt.client.get_key(key_id)
-        decision = confirmer.settle(
-            confirmation,
-            action=ACTION,
-            args=call.args,
-            approval_id=approval_id,
-            token=confirmation_token,
-            expect_last6=old.last6,
+        decision = call.settle(
+            confirmer, confirmation, approval_id=approval_id, token=confirmation_token, expect_last6=old.last6
         )
         if not decision.go:
             preview = Preview(action="rotate", key=key_line(old), changes=steps(old, grace_hours, now_utc()))
@@ -125,7 +120,6 @@ def register(kit: Kit) -> None:
                 expect=old.last6,
                 expect_label="the old key's last six characters",
             )
-        call.method = decision.method
         return await rotate(
             call, window, old, reveal_plan(confirmer, ctx, {"reveal_secret": False}, decision)
         )

@@ -28,7 +28,7 @@ from pydantic import Field
 from venice_keys_mcp import venice
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence
 from venice_keys_mcp.tools.kit import Kit, result
-from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, flag
+from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, caps, flag
 from venice_keys_mcp.venice import ApiKey, VeniceError
 
 if TYPE_CHECKING:  # the billing group loads the HTTP client: on first call, not at start-up
@@ -244,16 +244,8 @@ def render_row(r: KeySpend) -> str:
         who = " ".join(p for p in (r.id, f"…{r.last6}" if r.last6 else "", fence(r.description)) if p)
     parts = [f"{who} {_money(r.usd, r.diem)}"]
     if r.period is not None:
-        caps = "+".join(
-            c
-            for c in (
-                f"${r.usd_cap:.12g}" if r.usd_cap is not None else "",
-                f"{r.diem_cap:.12g} DIEM" if r.diem_cap is not None else "",
-            )
-            if c
-        )
         used = f": {r.cap_used}% used" if r.cap_used is not None else ""
-        parts.append(f"cap {caps}/{r.period}{used}")
+        parts.append(f"cap {caps(r.usd_cap, r.diem_cap)}/{r.period}{used}")
     elif r.id is not None and not r.inactive and r.last6:
         parts.append("no cap")
     if r.last_day is not None:

@@ -67,7 +67,8 @@ class KeyDetail(KeyLine):
     suspicious: bool = Field(default=False, description="Description reads like instructions")
 
 
-def _day(dt: datetime | None) -> str | None:
+def day(dt: datetime | None) -> str | None:
+    """A time as its UTC date, the way every report shows when a key was made, used or expires."""
     return dt.astimezone(UTC).date().isoformat() if dt else None
 
 
@@ -88,8 +89,8 @@ def key_line(k: ApiKey) -> KeyLine:
         type=k.api_key_type,
         description=clean_untrusted(k.description, max_len=64),
         last6=clean_untrusted(k.last6, max_len=6),
-        last_used=_day(k.last_used_at),
-        expires=_day(k.expires_at),
+        last_used=day(k.last_used_at),
+        expires=day(k.expires_at),
         usd_cap=lim.usd,
         diem_cap=lim.diem,
         period=k.limit_period if capped else None,
@@ -102,7 +103,7 @@ def key_line(k: ApiKey) -> KeyLine:
 def key_detail(k: ApiKey, *, own_last6: str | None) -> KeyDetail:
     cur = k.current_period_usage
     line = key_line(k).model_dump(exclude={"suspicious"})
-    line.update(period=k.limit_period, privacy=k.model_privacy, created=_day(k.created_at))
+    line.update(period=k.limit_period, privacy=k.model_privacy, created=day(k.created_at))
     line.update(usd_7d=str(k.usage.trailing_seven_days.usd) if k.usage else None)
     return KeyDetail(
         **line,
@@ -114,13 +115,19 @@ def key_detail(k: ApiKey, *, own_last6: str | None) -> KeyDetail:
     )
 
 
-def _cap(v: float | None, unit: str) -> str:
-    return "" if v is None else (f"${v:.12g}" if unit == "$" else f"{v:.12g} DIEM")
+def amount(v: float, unit: str) -> str:
+    """`$50` or `50 DIEM` (any `unit` but "$"): a cap, or what was spent against one."""
+    return f"${v:.12g}" if unit == "$" else f"{v:.12g} DIEM"
+
+
+def caps(usd: float | None, diem: float | None) -> str:
+    """`$50+100 DIEM`: a key's caps as one word, "" when it has none."""
+    return "+".join(amount(v, unit) for v, unit in ((usd, "$"), (diem, "DIEM")) if v is not None)
 
 
 def render_line(k: KeyLine) -> str:
     """`<id> INF …abc123 «desc» used 2026-11-02 exp 2027-01-01 cap $50/EPOCH`."""
-    caps = "+".join(c for c in (_cap(k.usd_cap, "$"), _cap(k.diem_cap, "D")) if c)
+    cap = caps(k.usd_cap, k.diem_cap)
     parts = [
         k.id,
         "ADMIN" if k.type == "ADMIN" else "INF",
@@ -130,7 +137,7 @@ def render_line(k: KeyLine) -> str:
     ]
     if k.expires:
         parts.append(f"exp {k.expires}")
-    parts.append(f"cap {caps}/{k.period}" if caps else "no cap")
+    parts.append(f"cap {cap}/{k.period}" if cap else "no cap")
     if k.privacy not in (None, "ALL"):
         parts.append(k.privacy)
     if k.suspicious and not isinstance(k, KeyDetail):  # get_key says so on a line of its own

@@ -1,6 +1,6 @@
 """How a write ends: `WriteCall`, one audit entry and one answer for every way out.
 
-A write tool's body reads: look at the key, ask `Confirmer.settle` whether a person said
+A write tool's body reads: look at the key, ask `call.settle` whether a person said
 yes; if not, `call.not_done(...)`; if so, send the change inside `to_the_end()` and end
 with `call.finish(status, message)`. A lost answer is never resent: `read_back` looks at
 Venice instead, twice if the first look finds nothing yet.
@@ -144,6 +144,25 @@ class WriteCall:
         out = self.answer(status=status, message=message, **fields)
         return result(out, text or message)
 
+    def settle(
+        self,
+        confirmer: Confirmer,
+        answer: object,
+        *,
+        approval_id: str | None,
+        token: str | None,
+        **expect: Any,
+    ) -> Decision:
+        """The person's decision on this write: `Confirmer.settle` on this call's own tool and arguments.
+
+        The channel it came by is kept for the audit entry (`method`), whichever way the write ends.
+        """
+        decision = confirmer.settle(
+            answer, action=self.tool, args=self.args, approval_id=approval_id, token=token, **expect
+        )
+        self.method = decision.method
+        return decision
+
     def failed(self, exc: VeniceError) -> ToolError:
         """Venice refused the write: audit it and tell the agent plainly that nothing changed."""
         self.record("failed", str(exc))
@@ -167,7 +186,6 @@ class WriteCall:
         nonce in the result's `_meta` only. Anything else (declined, cancelled, wrong typed
         characters, a refused token or approval) is a result that says nothing changed.
         """
-        self.method = decision.method
         if decision.status == "awaiting_approval" and decision.channel is not None:
             pending = confirmer.request(
                 action=self.tool,
