@@ -32,6 +32,7 @@ import anyio
 import httpx2
 
 from venice_keys_mcp import __version__
+from venice_keys_mcp.safety.console import display_url
 from venice_keys_mcp.settings import DEFAULT_BASE_URL, header_safe  # one of each, with every setting
 from venice_keys_mcp.venice import _wire
 from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact
@@ -76,10 +77,6 @@ class Auth(Enum):
 class InvalidKeyId(VeniceError, ValueError):
     """An id that cannot be a Venice key id: refused before sending, a `VeniceError` so that a
     tool's clean-up path (which catches `VeniceError`) records it instead of crashing."""
-
-
-class SecretAsKeyId(InvalidKeyId):
-    """A secret passed as a key id: a plain refusal for the tools, still a ValueError for callers."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +125,7 @@ class Transport:
         if not timeout > 0:
             raise ValueError("timeout must be a positive number of seconds")
         self.base_url = _wire.checked_base_url(base_url)
-        self._shown_url = _wire.display_url(self.base_url)
+        self._shown_url = display_url(self.base_url)
         self._timeout = float(timeout)
         self._retry = retry or RetryPolicy()
         self._clock = clock or RetryClock()
@@ -312,7 +309,7 @@ class Transport:
         delivery), and one it would refuse here never gets in.
         """
         if isinstance(key_id, str) and (SECRET_PATTERN.search(key_id) or key_id == self._api_key):
-            raise SecretAsKeyId("key_id looks like a secret key, not a key id; use the id list_keys shows.")
+            raise InvalidKeyId("key_id looks like a secret key, not a key id; use the id list_keys shows.")
         if not is_key_id(key_id):
             raise InvalidKeyId(f"key_id must be a key id as list_keys shows it ({KEY_ID_RULE}).")
 
