@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
 from venice_keys_mcp.venice import _wire
-from venice_keys_mcp.venice.models import RateLimitType, _Wire
+from venice_keys_mcp.venice.models import _Wire
 from venice_keys_mcp.venice.transport import Auth, Transport
+
+RateLimitType = Literal["RPD", "RPM", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"]
 
 
 class RateLimitRule(_Wire):
