@@ -36,9 +36,7 @@ _MINT_SECRETS = ("token", "signature")
 class VeniceClient(LimitEndpoints, BillingEndpoints):
     """Typed async client of Venice's `/api_keys` and `/billing` endpoints. Knows nothing of MCP.
 
-    `transport` picks where requests go (the real API, the in-process sandbox, a mock);
-    `timeout` bounds each phase of each attempt (connect, write, read, pool), and an
-    attempt as a whole never takes more than twice that.
+    Its constructor is `Transport`'s (`transport`, `timeout`, `retry`: see there).
     """
 
     async def list_keys(self) -> list[ApiKey]:
