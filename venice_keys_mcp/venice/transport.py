@@ -95,6 +95,7 @@ class Answer:
     body: bytes
     problem: str | None  # why the body could not be read (too large, undecodable), if so
     sent_at: datetime
+    route: str  # as messages name it: "GET /api_keys/{id}"
 
 
 class Transport:
@@ -174,6 +175,7 @@ class Transport:
         path: str,
         headers: dict[str, str],
         *,
+        route: str,
         attempt: int,
         timeout: float,
         params: dict[str, str] | None = None,
@@ -216,7 +218,7 @@ class Transport:
             attempt,
         )
         self.last_rate_limit = _wire.rate_limit_headers(response.headers)
-        return Answer(response.status_code, response.headers, body, problem, sent_at)
+        return Answer(response.status_code, response.headers, body, problem, sent_at, route)
 
     async def _read(
         self,
@@ -239,7 +241,7 @@ class Transport:
             failure: Exception
             try:
                 answer = await self._send_once(
-                    "GET", path, headers, attempt=attempt, timeout=timeout, params=params
+                    "GET", path, headers, route=route, attempt=attempt, timeout=timeout, params=params
                 )
             except httpx2.HTTPError as exc:
                 failure = self._network_error(exc, route)
@@ -279,7 +281,7 @@ class Transport:
         sent_at = datetime.now(UTC)
         try:
             answer = await self._send_once(
-                method, path, headers, attempt=1, timeout=self._timeout, params=params, json=json
+                method, path, headers, route=route, attempt=1, timeout=self._timeout, params=params, json=json
             )
         except httpx2.HTTPError as exc:
             if isinstance(exc, NOT_SENT):
@@ -364,11 +366,11 @@ class Transport:
             answer.body, answer.headers.get("content-type"), require_json_type=require_json_type
         )
 
-    def _decode(self, answer: Answer, route: str, parse: Callable[[Any], T]) -> T:
+    def _decode(self, answer: Answer, parse: Callable[[Any], T]) -> T:
         try:
             return parse(self._json(answer))
         except _wire.WireError as exc:
-            raise MalformedResponse(f"Venice's answer to {route} {exc.reason}.") from None
+            raise MalformedResponse(f"Venice's answer to {answer.route} {exc.reason}.") from None
 
 
 # ---- small helpers ---------------------------------------------------------------------
