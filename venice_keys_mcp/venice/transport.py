@@ -250,7 +250,7 @@ class Transport:
             else:
                 if 200 <= answer.status < 300:
                     return answer
-                failure = self._status_error(answer, route, key_id=key_id, web3=web3)
+                failure = self._status_error(answer, key_id=key_id, web3=web3)
                 if answer.status not in RETRYABLE_STATUSES or isinstance(failure, AbuseBlocked):
                     raise failure
                 if isinstance(failure, RateLimited) and failure.reset_at is not None:
@@ -294,7 +294,7 @@ class Transport:
             ) from None
         if 200 <= answer.status < 300:
             return answer
-        error = self._status_error(answer, route, key_id=key_id, web3=web3)
+        error = self._status_error(answer, key_id=key_id, web3=web3)
         if answer.status in WRITE_UNKNOWN_STATUSES:
             raise self._unknown(
                 write, answer.sent_at, f"Venice answered {route} with HTTP {answer.status}"
@@ -318,7 +318,7 @@ class Transport:
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()
 
-    def _status_error(self, answer: Answer, route: str, *, key_id: str | None, web3: bool) -> VeniceAPIError:
+    def _status_error(self, answer: Answer, *, key_id: str | None, web3: bool) -> VeniceAPIError:
         content_type = answer.headers.get("content-type")
         try:
             payload: Any = _wire.decode_json(answer.body, content_type) if answer.body else None
@@ -329,7 +329,7 @@ class Transport:
         return _wire.error_for_status(
             answer.status,
             detail,
-            route=route,
+            route=answer.route,
             base_url=self._shown_url,
             web3=web3,
             key_id=key_id,
