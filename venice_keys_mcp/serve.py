@@ -197,7 +197,8 @@ def banner(settings: Settings, runtime: Runtime, *, token_file: Path | None = No
         else display_url(settings.base_url)
     )
     serving = f"venice-keys-mcp {__version__}: serving MCP over {settings.transport} against {target}"
-    if settings.transport == "stdio" and not _on_terminal(sys.stderr):
+    on_terminal = _on_terminal(sys.stderr)
+    if settings.transport == "stdio" and not on_terminal:
         summary = (
             f"{serving}; confirmation {settings.confirm}; read-only {'yes' if settings.read_only else 'no'}; "
             f"audit log {runtime.audit.path}; new secrets go to {runtime.secrets_dir}"
@@ -221,7 +222,7 @@ def banner(settings: Settings, runtime: Runtime, *, token_file: Path | None = No
     if settings.transport == "stdio":
         lines += _stdio_hints(settings)
     else:
-        lines += _http_hints(settings, token_file, show_token=_is_terminal(sys.stderr))
+        lines += _http_hints(settings, token_file, show_token=on_terminal)
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
@@ -249,13 +250,6 @@ def _stdio_hints(settings: Settings) -> list[str]:
         f"  MCP Inspector:  {shlex.join(['npx', '-y', INSPECTOR, *command, *args])}",
         "Press Ctrl-C (or close stdin) to stop.",
     ]
-
-
-def _is_terminal(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False
 
 
 def _http_hints(settings: Settings, token_file: Path | None, *, show_token: bool) -> list[str]:

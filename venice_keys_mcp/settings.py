@@ -245,16 +245,11 @@ class Settings(BaseModel):
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build from `env` (default `os.environ`), then apply non-None `overrides` (flags)."""
-        env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        for field, names in ENV_VARS.items():
-            for name in names:
-                raw = env.get(name)
-                if raw is not None and _unfilled(raw):
-                    continue
-                if raw is not None and (raw.strip() or field in _SWITCHES):
-                    values[field] = _parse(field, name, raw.strip())
-                    break
+        for field in ENV_VARS:
+            raw = env_value(field, env)
+            if raw is not None:  # errors name the first variable: only admin_key has two, taken as is
+                values[field] = _parse(field, env_name(field), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             settings = cls(**values)
@@ -357,7 +352,7 @@ def shown_entry(entry: str, number: int) -> str:
     return repr(entry) if shown_value(entry).startswith("=") else f"entry {number}"
 
 
-#: On/off settings: an empty value means off (a host fills an unset option in as "").
+#: On/off settings. An empty value is unset (`env_value`), hence off: a host fills an unset option in as "".
 _SWITCHES = {"read_only", "allow_admin_keys", "sandbox"}
 
 

@@ -74,15 +74,13 @@ def _one_stream_each_way() -> bool:
 
 @contextlib.asynccontextmanager
 async def _streams() -> AsyncIterator[tuple[Any, Any]]:
-    create_context_streams = context_streams()
     try:
         import fcntl
     except ImportError:  # no fcntl (Windows): the SDK's transport
         fcntl = None  # type: ignore[assignment]
-    if create_context_streams is None:  # another SDK layout: the SDK's transport
-        fcntl = None  # type: ignore[assignment]
+    create_context_streams = context_streams()  # None in another SDK layout: the SDK's transport
     claimed: list[_Claim] = []
-    if fcntl is not None and _one_stream_each_way():
+    if fcntl is not None and create_context_streams is not None and _one_stream_each_way():
         try:
             claimed.append(_Claim(0, lambda: os.open(os.devnull, os.O_RDONLY), fcntl))
             claimed.append(_Claim(1, lambda: os.dup(2), fcntl))

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         ModelRateLimits,
         RateLimitRule,
         RateLimits,
+        RateLimitType,
     )
     from venice_keys_mcp.venice.models import (
         ApiKey,
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
         ModelPrivacy,
         PeriodUsage,
         RateLimitHeaders,
-        RateLimitType,
         UpdateKeyRequest,
         Usage,
         UsageFigures,
@@ -84,6 +84,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ModelRateLimits",
         "RateLimitRule",
         "RateLimits",
+        "RateLimitType",
     ),
     "transport": ("DEFAULT_BASE_URL",),
     "client": ("VeniceClient",),
@@ -118,7 +119,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ModelPrivacy",
         "PeriodUsage",
         "RateLimitHeaders",
-        "RateLimitType",
         "UpdateKeyRequest",
         "Usage",
         "UsageFigures",

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from venice_keys_mcp.safety.console import display_url as display_url  # the one helper, re-exported
 from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact, redact_upstream
 from venice_keys_mcp.venice.errors import (
     AbuseBlocked,

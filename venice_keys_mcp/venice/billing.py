@@ -73,9 +73,7 @@ class BillingEndpoints(Transport):
     async def get_billing_balance(self) -> BillingBalance:
         """The account's remaining USD and DIEM (`GET /billing/balance`, an ADMIN key)."""
         answer = await self._read("/billing/balance", Auth.ADMIN)
-        return self._decode(
-            answer, "GET /billing/balance", lambda p: _wire.parse_bare_model(p, BillingBalance)
-        )
+        return self._decode(answer, lambda p: _wire.parse_bare_model(p, BillingBalance))
 
     async def get_usage_analytics(self, lookback: str = "7d") -> UsageAnalytics:
         """Spend by day and by key over the last `lookback` days (`GET /billing/usage-analytics`, beta).
@@ -88,6 +86,4 @@ class BillingEndpoints(Transport):
         ):
             raise InvalidLookback(f"lookback must be 1d to {MAX_LOOKBACK_DAYS}d (a number of days and 'd').")
         answer = await self._read("/billing/usage-analytics", Auth.ANY, params={"lookback": lookback})
-        return self._decode(
-            answer, "GET /billing/usage-analytics", lambda p: _wire.parse_bare_model(p, UsageAnalytics)
-        )
+        return self._decode(answer, lambda p: _wire.parse_bare_model(p, UsageAnalytics))

@@ -36,33 +36,31 @@ _MINT_SECRETS = ("token", "signature")
 class VeniceClient(LimitEndpoints, BillingEndpoints):
     """Typed async client of Venice's `/api_keys` and `/billing` endpoints. Knows nothing of MCP.
 
-    `transport` picks where requests go (the real API, the in-process sandbox, a mock);
-    `timeout` bounds each phase of each attempt (connect, write, read, pool), and an
-    attempt as a whole never takes more than twice that.
+    Its constructor is `Transport`'s (`transport`, `timeout`, `retry`: see there).
     """
 
     async def list_keys(self) -> list[ApiKey]:
         """Active keys, newest first, masked (`GET /api_keys`)."""
         answer = await self._read("/api_keys", Auth.ADMIN)
-        return self._decode(answer, "GET /api_keys", lambda p: _wire.parse_model_list(p, ApiKey))
+        return self._decode(answer, lambda p: _wire.parse_model_list(p, ApiKey))
 
     async def get_key(self, key_id: str) -> ApiKey:
         """One key by id (`GET /api_keys/{id}`)."""
         self._check_key_id(key_id)
         answer = await self._read(f"/api_keys/{quote(key_id, safe='')}", Auth.ADMIN, key_id=key_id)
-        return self._decode(answer, "GET /api_keys/{id}", lambda p: _wire.parse_model(p, ApiKey))
+        return self._decode(answer, lambda p: _wire.parse_model(p, ApiKey))
 
     async def get_web3_token(self) -> str:
         """A 15-minute token for a wallet to sign; needs no API key."""
         answer = await self._read("/api_keys/generate_web3_key", Auth.NONE, web3=True)
-        return self._decode(answer, "GET /api_keys/generate_web3_key", _wire.parse_web3_token)
+        return self._decode(answer, _wire.parse_web3_token)
 
     async def create_key(self, request: CreateKeyRequest) -> CreatedKey:
         """Create a key; the answer carries its secret, which Venice never shows again."""
         body = request.to_body()
         write = Write("create", None, body)
         answer = await self._write("POST", "/api_keys", Auth.ADMIN, write, json=body)
-        return self._created(answer, write, "POST /api_keys")
+        return self._created(answer, write)
 
     async def update_key(self, request: UpdateKeyRequest) -> ApiKey:
         """Change the fields set on `request` (a field set to None removes that cap or expiry)."""
@@ -111,9 +109,9 @@ class VeniceClient(LimitEndpoints, BillingEndpoints):
         answer = await self._write(
             "POST", "/api_keys/generate_web3_key", Auth.NONE, write, json=body, web3=True
         )
-        return self._created(answer, write, "POST /api_keys/generate_web3_key")
+        return self._created(answer, write)
 
-    def _created(self, answer: Answer, write: Write, route: str) -> CreatedKey:
+    def _created(self, answer: Answer, write: Write) -> CreatedKey:
         """Parse a create or mint answer; never let a readable secret be lost."""
         payload: Any = None
         try:
@@ -125,13 +123,13 @@ class VeniceClient(LimitEndpoints, BillingEndpoints):
         if salvaged is not None:
             log.warning(
                 "%s: Venice's answer %s; kept new key %s, unreadable fields filled from the request.",
-                route, redact(reason, *self._secrets()), salvaged.id,
+                answer.route, redact(reason, *self._secrets()), salvaged.id,
             )  # fmt: skip
             return salvaged
         raise self._unknown(
             write,
             answer.sent_at,
-            f"Venice answered {route} with HTTP {answer.status} but its answer {reason}",
+            f"Venice answered {answer.route} with HTTP {answer.status} but its answer {reason}",
             key_id=_wire.created_id(payload),
             hint=(
                 "The key was probably created but its secret is lost: find it in list_keys "

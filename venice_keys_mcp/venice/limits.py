@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
 from venice_keys_mcp.venice import _wire
-from venice_keys_mcp.venice.models import RateLimitType, _Wire
+from venice_keys_mcp.venice.models import _Wire
 from venice_keys_mcp.venice.transport import Auth, Transport
+
+RateLimitType = Literal["RPD", "RPM", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"]
 
 
 class RateLimitRule(_Wire):
@@ -57,11 +60,9 @@ class LimitEndpoints(Transport):
     async def get_rate_limits(self) -> RateLimits:
         """Balances and per-model rate limits of the configured key (any key type)."""
         answer = await self._read("/api_keys/rate_limits", Auth.ANY)
-        return self._decode(answer, "GET /api_keys/rate_limits", lambda p: _wire.parse_model(p, RateLimits))
+        return self._decode(answer, lambda p: _wire.parse_model(p, RateLimits))
 
     async def get_breach_log(self) -> list[BreachLogEntry]:
         """The account's last rate-limit breaches, newest first."""
         answer = await self._read("/api_keys/rate_limits/log", Auth.ADMIN)
-        return self._decode(
-            answer, "GET /api_keys/rate_limits/log", lambda p: _wire.parse_model_list(p, BreachLogEntry)
-        )
+        return self._decode(answer, lambda p: _wire.parse_model_list(p, BreachLogEntry))

@@ -19,7 +19,6 @@ from venice_keys_mcp.settings import MAX_CAP
 KeyType = Literal["INFERENCE", "ADMIN"]
 LimitPeriod = Literal["EPOCH", "MONTH", "LIFETIME"]
 ModelPrivacy = Literal["ALL", "PRIVATE_TEXT", "PRIVATE_ONLY"]
-RateLimitType = Literal["RPD", "RPM", "TPM", "FAILED_REQUESTS", "UNSUPPORTED_FEATURE_REQUESTS"]
 
 MAX_DESCRIPTION = 64
 

@@ -32,6 +32,7 @@ import anyio
 import httpx2
 
 from venice_keys_mcp import __version__
+from venice_keys_mcp.safety.console import display_url
 from venice_keys_mcp.settings import DEFAULT_BASE_URL, header_safe  # one of each, with every setting
 from venice_keys_mcp.venice import _wire
 from venice_keys_mcp.venice._redact import SECRET_PATTERN, redact
@@ -78,10 +79,6 @@ class InvalidKeyId(VeniceError, ValueError):
     tool's clean-up path (which catches `VeniceError`) records it instead of crashing."""
 
 
-class SecretAsKeyId(InvalidKeyId):
-    """A secret passed as a key id: a plain refusal for the tools, still a ValueError for callers."""
-
-
 @dataclass(frozen=True)
 class Write:
     """What a write was, for `OutcomeUnknown`: the body minus anything secret."""
@@ -98,6 +95,7 @@ class Answer:
     body: bytes
     problem: str | None  # why the body could not be read (too large, undecodable), if so
     sent_at: datetime
+    route: str  # as messages name it: "GET /api_keys/{id}"
 
 
 class Transport:
@@ -128,7 +126,7 @@ class Transport:
         if not timeout > 0:
             raise ValueError("timeout must be a positive number of seconds")
         self.base_url = _wire.checked_base_url(base_url)
-        self._shown_url = _wire.display_url(self.base_url)
+        self._shown_url = display_url(self.base_url)
         self._timeout = float(timeout)
         self._retry = retry or RetryPolicy()
         self._clock = clock or RetryClock()
@@ -177,6 +175,7 @@ class Transport:
         path: str,
         headers: dict[str, str],
         *,
+        route: str,
         attempt: int,
         timeout: float,
         params: dict[str, str] | None = None,
@@ -219,7 +218,7 @@ class Transport:
             attempt,
         )
         self.last_rate_limit = _wire.rate_limit_headers(response.headers)
-        return Answer(response.status_code, response.headers, body, problem, sent_at)
+        return Answer(response.status_code, response.headers, body, problem, sent_at, route)
 
     async def _read(
         self,
@@ -242,7 +241,7 @@ class Transport:
             failure: Exception
             try:
                 answer = await self._send_once(
-                    "GET", path, headers, attempt=attempt, timeout=timeout, params=params
+                    "GET", path, headers, route=route, attempt=attempt, timeout=timeout, params=params
                 )
             except httpx2.HTTPError as exc:
                 failure = self._network_error(exc, route)
@@ -251,7 +250,7 @@ class Transport:
             else:
                 if 200 <= answer.status < 300:
                     return answer
-                failure = self._status_error(answer, route, key_id=key_id, web3=web3)
+                failure = self._status_error(answer, key_id=key_id, web3=web3)
                 if answer.status not in RETRYABLE_STATUSES or isinstance(failure, AbuseBlocked):
                     raise failure
                 if isinstance(failure, RateLimited) and failure.reset_at is not None:
@@ -282,7 +281,7 @@ class Transport:
         sent_at = datetime.now(UTC)
         try:
             answer = await self._send_once(
-                method, path, headers, attempt=1, timeout=self._timeout, params=params, json=json
+                method, path, headers, route=route, attempt=1, timeout=self._timeout, params=params, json=json
             )
         except httpx2.HTTPError as exc:
             if isinstance(exc, NOT_SENT):
@@ -295,7 +294,7 @@ class Transport:
             ) from None
         if 200 <= answer.status < 300:
             return answer
-        error = self._status_error(answer, route, key_id=key_id, web3=web3)
+        error = self._status_error(answer, key_id=key_id, web3=web3)
         if answer.status in WRITE_UNKNOWN_STATUSES:
             raise self._unknown(
                 write, answer.sent_at, f"Venice answered {route} with HTTP {answer.status}"
@@ -312,14 +311,14 @@ class Transport:
         delivery), and one it would refuse here never gets in.
         """
         if isinstance(key_id, str) and (SECRET_PATTERN.search(key_id) or key_id == self._api_key):
-            raise SecretAsKeyId("key_id looks like a secret key, not a key id; use the id list_keys shows.")
+            raise InvalidKeyId("key_id looks like a secret key, not a key id; use the id list_keys shows.")
         if not is_key_id(key_id):
             raise InvalidKeyId(f"key_id must be a key id as list_keys shows it ({KEY_ID_RULE}).")
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()
 
-    def _status_error(self, answer: Answer, route: str, *, key_id: str | None, web3: bool) -> VeniceAPIError:
+    def _status_error(self, answer: Answer, *, key_id: str | None, web3: bool) -> VeniceAPIError:
         content_type = answer.headers.get("content-type")
         try:
             payload: Any = _wire.decode_json(answer.body, content_type) if answer.body else None
@@ -330,7 +329,7 @@ class Transport:
         return _wire.error_for_status(
             answer.status,
             detail,
-            route=route,
+            route=answer.route,
             base_url=self._shown_url,
             web3=web3,
             key_id=key_id,
@@ -367,11 +366,11 @@ class Transport:
             answer.body, answer.headers.get("content-type"), require_json_type=require_json_type
         )
 
-    def _decode(self, answer: Answer, route: str, parse: Callable[[Any], T]) -> T:
+    def _decode(self, answer: Answer, parse: Callable[[Any], T]) -> T:
         try:
             return parse(self._json(answer))
         except _wire.WireError as exc:
-            raise MalformedResponse(f"Venice's answer to {route} {exc.reason}.") from None
+            raise MalformedResponse(f"Venice's answer to {answer.route} {exc.reason}.") from None
 
 
 # ---- small helpers ---------------------------------------------------------------------
