@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import loopback_sandbox, minimal_command, server_command, server_env
+from benchmarks.procs import loopback_sandbox, minimal_command, sandbox_env, server_command, server_env
 from benchmarks.stdio_rpc import RpcProcess, rpc_process
 
 TARGET_RATIO = 1.3
@@ -49,7 +49,7 @@ def measure_memory(total: int, workdir: Path) -> dict[str, Any]:
     argv, described = server_command()
     with (
         loopback_sandbox(keys=ACCOUNT_KEYS) as sandbox,
-        rpc_process(argv, env=sandbox.server_env(workdir)) as server,
+        rpc_process(argv, env=sandbox_env(sandbox, workdir)) as server,
     ):
         server.handshake()
         server.request("tools/list")

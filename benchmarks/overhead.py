@@ -16,7 +16,14 @@ from typing import Any
 
 import anyio
 
-from benchmarks.procs import Sandbox, loopback_sandbox, minimal_command, server_command, server_env
+from benchmarks.procs import (
+    Sandbox,
+    loopback_sandbox,
+    minimal_command,
+    sandbox_env,
+    server_command,
+    server_env,
+)
 from benchmarks.stats import summary
 from benchmarks.stdio_rpc import RpcProcess, rpc_process
 
@@ -26,7 +33,7 @@ WARMUP = 20
 
 def measure_overhead(calls: int, workdir: Path) -> dict[str, Any]:
     argv, described = server_command()
-    with loopback_sandbox() as sandbox, rpc_process(argv, env=sandbox.server_env(workdir)) as server:
+    with loopback_sandbox() as sandbox, rpc_process(argv, env=sandbox_env(sandbox, workdir)) as server:
         server.handshake()
         result = anyio.run(_compare, server, sandbox, calls)
     result["command"] = f"{described} -> loopback sandbox (default demo account)"

@@ -30,7 +30,7 @@ from typing import Any
 
 import anyio
 
-from benchmarks.procs import Sandbox, loopback_sandbox, server_command
+from benchmarks.procs import Sandbox, loopback_sandbox, sandbox_env, server_command
 from benchmarks.stats import linear_fit, percentile
 from benchmarks.stdio_rpc import RpcProcess, rpc_process
 
@@ -77,7 +77,10 @@ def _one_size(
     size: int, repeats: int, workdir: Path, sweep: tuple[int, ...] = (), tail_calls: int = 0
 ) -> dict[str, Any]:
     argv, _ = server_command()
-    with loopback_sandbox(keys=size) as sandbox, rpc_process(argv, env=sandbox.server_env(workdir)) as server:
+    with (
+        loopback_sandbox(keys=size) as sandbox,
+        rpc_process(argv, env=sandbox_env(sandbox, workdir)) as server,
+    ):
         server.handshake()
         page = server.call_tool("list_keys", {"page_size": BULK})["structuredContent"]
         ids = [k["id"] for k in page["keys"]]

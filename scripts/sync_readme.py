@@ -162,10 +162,10 @@ def tools_table(tools: list[Any] | None = None) -> str:
     """Every tool of every toolset, with its toolset (`VENICE_KEYS_TOOLSETS`; the default marked)."""
     from venice_keys_mcp.settings import DEFAULT_TOOLSETS, TOOLSETS
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from sync_manifest import live_tool_objects
-
     if tools is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from sync_manifest import live_tool_objects
+
         tools = live_tool_objects(TOOLSETS)
     toolset = {name: ts for ts in reversed(TOOLSETS) for name in _names_in(ts)}
     rows = ["| Tool | Toolset | Kind | What the agent is told |", "|---|---|---|---|"]

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
 import pytest
-from fake_venice import CountingTransport
 from support.sandbox_process import SandboxProcess
 
+from tests.client.conftest import Connect
 from venice_keys_mcp.venice import (
     AdminKeyRequired,
     BillingBalance,
     MalformedResponse,
     RetryPolicy,
     UsageAnalytics,
-    VeniceClient,
     VeniceUnavailable,
 )
 from venice_keys_mcp.venice.billing import InvalidLookback
 
 pytestmark = pytest.mark.anyio
-
-FAST = RetryPolicy(max_attempts=3, base_delay=0.005, max_delay=0.02, total_budget=3.0)
-Connect = Callable[..., tuple[VeniceClient, CountingTransport]]
-
-
-@pytest.fixture
-async def connect(sandbox: SandboxProcess) -> AsyncIterator[Connect]:
-    made: list[VeniceClient] = []
-
-    def build(
-        api_key: str | None = sandbox.admin_key, **kwargs: Any
-    ) -> tuple[VeniceClient, CountingTransport]:
-        counter = CountingTransport()
-        kwargs.setdefault("retry", FAST)
-        client = VeniceClient(api_key, sandbox.base_url, transport=counter, timeout=5.0, **kwargs)
-        made.append(client)
-        return client, counter
-
-    yield build
-    for client in made:
-        await client.aclose()
 
 
 async def test_balance_and_usage_over_loopback(sandbox: SandboxProcess, connect: Connect) -> None:

@@ -11,7 +11,6 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from eth_account.messages import encode_defunct
 from fake_venice import CountingTransport
 from support.sandbox_process import SandboxProcess, running_sandbox
 
+from tests.client.conftest import FAST, Connect
 from venice_keys_mcp.sandbox import asgi_transport, create_app, seeded_state
 from venice_keys_mcp.venice import (
     AdminKeyRequired,
@@ -48,9 +48,6 @@ from venice_keys_mcp.venice import (
 
 pytestmark = pytest.mark.anyio
 
-FAST = RetryPolicy(max_attempts=4, base_delay=0.005, max_delay=0.02, total_budget=3.0)
-Connect = Callable[..., tuple[VeniceClient, CountingTransport]]
-
 
 class WaitLog(RetryClock):
     """The real clock, noting when each retry wait was set to end (wall-clock seconds)."""
@@ -61,27 +58,6 @@ class WaitLog(RetryClock):
     async def sleep(self, seconds: float) -> None:
         self.resumes.append(self.now().timestamp() + seconds)
         await super().sleep(seconds)
-
-
-@pytest.fixture
-async def connect(sandbox: SandboxProcess) -> AsyncIterator[Connect]:
-    """Build clients on the loopback sandbox (admin key by default); all closed at the end."""
-    made: list[VeniceClient] = []
-
-    def build(
-        api_key: str | None = sandbox.admin_key, **kwargs: Any
-    ) -> tuple[VeniceClient, CountingTransport]:
-        counter = CountingTransport()
-        kwargs.setdefault("retry", FAST)
-        kwargs.setdefault("timeout", 5.0)
-        base_url = kwargs.pop("base_url", sandbox.base_url)
-        client = VeniceClient(api_key, base_url, transport=counter, **kwargs)
-        made.append(client)
-        return client, counter
-
-    yield build
-    for client in made:
-        await client.aclose()
 
 
 def _sign(token: str, private_key: str) -> str:

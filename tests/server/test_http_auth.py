@@ -33,28 +33,10 @@ from support.server_process import (
     token_file,
 )
 
+from tests.server.test_http import initialize
 from venice_keys_mcp.http_token import TokenFileError, load_or_create_token
 
 WAIT = 30.0  # bound on every poll below; never asserted as a duration
-
-
-def initialize(url: str, headers: dict[str, str] | None = None) -> httpx2.Response:
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        },
-    }
-    sent = {
-        "content-type": "application/json",
-        "accept": "application/json, text/event-stream",
-        **(headers or {}),
-    }
-    return httpx2.post(url, json=body, headers=sent, timeout=10.0)
 
 
 def session_ping(server: ServerProcess, session_id: str) -> int:
@@ -85,10 +67,10 @@ def test_default_start_makes_a_private_token_file_and_requires_it(tmp_path):
     env = server_env(tmp_path)
     path = token_file(env)
     with running_http_server("--sandbox", env=env, port=0) as server:
-        assert initialize(server.url).status_code == 401
+        assert initialize(server).status_code == 401
         token = path.read_text().strip()
         assert len(token) >= 40  # token_urlsafe(32)
-        assert initialize(server.url, {"authorization": f"Bearer {token}"}).status_code == 200
+        assert initialize(server, {"authorization": f"Bearer {token}"}).status_code == 200
     info = path.lstat()
     assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
     assert info.st_uid == os.geteuid()
@@ -101,7 +83,7 @@ def test_a_restart_reuses_the_token_so_a_configured_host_keeps_working(tmp_path)
         token = first.token
     with running_http_server("--sandbox", env=env, port=0) as second:
         assert second.token == token
-        assert initialize(second.url, {"authorization": f"Bearer {token}"}).status_code == 200
+        assert initialize(second, {"authorization": f"Bearer {token}"}).status_code == 200
 
 
 def test_sandbox_and_real_server_never_share_a_token(tmp_path):
@@ -112,8 +94,8 @@ def test_sandbox_and_real_server_never_share_a_token(tmp_path):
     with running_http_server("--sandbox", env=env, port=0) as sandbox:
         pass
     with running_http_server(env=env, port=0) as real:
-        assert initialize(real.url, sandbox.auth).status_code == 401
-        assert initialize(real.url, real.auth).status_code == 200
+        assert initialize(real, sandbox.auth).status_code == 401
+        assert initialize(real, real.auth).status_code == 200
     assert token_file(env, sandbox=True) != token_file(env, sandbox=False)
     assert sandbox.token != real.token
 
@@ -175,7 +157,7 @@ def test_no_auth_serves_loopback_without_a_token_and_says_so_loudly(tmp_path):
     env = server_env(tmp_path)
     with running_http_server("--sandbox", "--no-auth", env=env, port=0) as server:
         assert server.token is None
-        assert initialize(server.url).status_code == 200
+        assert initialize(server).status_code == 200
         stderr = server.stderr()
     assert "WARNING: authentication is OFF (--no-auth)" in stderr
     assert re.search(r" WARNING venice_keys_mcp: HTTP authentication is OFF", stderr), stderr
@@ -258,7 +240,7 @@ def test_banner_on_a_terminal_carries_ready_made_commands_with_the_token(tmp_pat
 def test_banner_into_a_pipe_or_file_names_the_token_file_never_the_token(tmp_path):
     env = server_env(tmp_path)
     with running_http_server("--sandbox", "--log-level", "DEBUG", env=env, port=0) as server:
-        initialize(server.url, server.auth)
+        initialize(server, server.auth)
         stderr, stdout = server.stderr(), server.stdout()
         token = server.token
     path = token_file(env)
@@ -278,14 +260,14 @@ def test_the_claude_command_from_a_pipe_banner_reads_the_token_a_shell_would_sen
             ["sh", "-c", f"printf %s {header}"], capture_output=True, text=True, check=True, timeout=10
         ).stdout
         name, value = expanded.split(": ", 1)
-        assert initialize(server.url, {name: value}).status_code == 200
+        assert initialize(server, {name: value}).status_code == 200
 
 
 # --- bounded sessions (finding 8) ---------------------------------------------------------------
 
 
 def open_session(server: ServerProcess) -> str:
-    r = initialize(server.url, server.auth)
+    r = initialize(server, server.auth)
     assert r.status_code == 200, r.text
     return r.headers["mcp-session-id"]
 
@@ -295,7 +277,7 @@ def test_sessions_beyond_the_cap_get_503_and_room_comes_back_when_one_ends(tmp_p
     with running_http_server("--sandbox", env=env, port=0) as server:
         held = [open_session(server) for _ in range(3)]
         for _ in range(5):  # a bounded burst past the cap: every one refused, none held
-            refused = initialize(server.url, server.auth)
+            refused = initialize(server, server.auth)
             assert refused.status_code == 503 and "mcp-session-id" not in refused.headers
             assert "Too many open sessions" in refused.text
         assert all(session_ping(server, sid) == 200 for sid in held)
@@ -303,7 +285,7 @@ def test_sessions_beyond_the_cap_get_503_and_room_comes_back_when_one_ends(tmp_p
         assert ended.status_code == 200
         assert session_ping(server, held[0]) == 404
         open_session(server)  # the freed place
-        assert initialize(server.url, server.auth).status_code == 503
+        assert initialize(server, server.auth).status_code == 503
 
 
 def test_idle_sessions_expire_and_free_their_place(tmp_path):
@@ -313,7 +295,7 @@ def test_idle_sessions_expire_and_free_their_place(tmp_path):
     with running_http_server("--sandbox", env=env, port=0) as server:
         held = [open_session(server) for _ in range(2)]
         deadline = time.monotonic() + WAIT
-        while (status := initialize(server.url, server.auth).status_code) == 503:
+        while (status := initialize(server, server.auth).status_code) == 503:
             assert time.monotonic() < deadline, "idle sessions were never ended"
             time.sleep(0.2)
         assert status == 200

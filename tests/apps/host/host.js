@@ -17,6 +17,16 @@ import { AppBridge, PostMessageTransport } from "@modelcontextprotocol/ext-apps/
 
 // Host style variables (spec "Theming": McpUiStyleVariableKey names only; AppBridge's
 // schema rejects other keys). Values are this host's own palette.
+// Type and shape are the same in both themes.
+const TYPE_AND_SHAPE = {
+  "--font-sans": "system-ui, -apple-system, 'Segoe UI', sans-serif",
+  "--font-mono": "ui-monospace, 'DejaVu Sans Mono', monospace",
+  "--font-text-sm-size": "13px",
+  "--font-text-md-size": "15px",
+  "--font-weight-semibold": "600",
+  "--border-radius-md": "8px",
+  "--border-width-regular": "1px",
+};
 const THEMES = {
   light: {
     "--color-background-primary": "#ffffff",
@@ -34,13 +44,7 @@ const THEMES = {
     "--color-border-primary": "#d4d4d8",
     "--color-border-secondary": "#e4e4e7",
     "--color-ring-primary": "#2563eb",
-    "--font-sans": "system-ui, -apple-system, 'Segoe UI', sans-serif",
-    "--font-mono": "ui-monospace, 'DejaVu Sans Mono', monospace",
-    "--font-text-sm-size": "13px",
-    "--font-text-md-size": "15px",
-    "--font-weight-semibold": "600",
-    "--border-radius-md": "8px",
-    "--border-width-regular": "1px",
+    ...TYPE_AND_SHAPE,
   },
   dark: {
     "--color-background-primary": "#18181b",
@@ -58,13 +62,7 @@ const THEMES = {
     "--color-border-primary": "#3f3f46",
     "--color-border-secondary": "#27272a",
     "--color-ring-primary": "#60a5fa",
-    "--font-sans": "system-ui, -apple-system, 'Segoe UI', sans-serif",
-    "--font-mono": "ui-monospace, 'DejaVu Sans Mono', monospace",
-    "--font-text-sm-size": "13px",
-    "--font-text-md-size": "15px",
-    "--font-weight-semibold": "600",
-    "--border-radius-md": "8px",
-    "--border-width-regular": "1px",
+    ...TYPE_AND_SHAPE,
   },
 };
 
