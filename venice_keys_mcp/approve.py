@@ -34,7 +34,7 @@ def run_approve(
     record: Callable[..., None] | None = None,
 ) -> int:
     """List pending approvals and ask the person about each; 2 without a terminal."""
-    from venice_keys_mcp.runtime import state_folder
+    from venice_keys_mcp.runtime import approval_store
 
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -46,7 +46,7 @@ def run_approve(
             flush=True,
         )
         return EXIT_USAGE
-    store = FileApprovalStore(state_folder(settings) / "approvals.json")
+    store = approval_store(settings)
     user = terminal_user()
     try:
         pending = store.pending()

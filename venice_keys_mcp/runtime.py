@@ -156,7 +156,7 @@ def build_runtime(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
         policy=policy,
         secrets_dir=secrets_dir,
         signing_key=signing_key,
-        approvals=FileApprovalStore(state_dir / "approvals.json"),
+        approvals=approval_store(settings),
         sandbox=sandbox_state,
         notes=notes,
     )
@@ -167,6 +167,11 @@ def audit_path_for(settings: Settings) -> Path:
     if settings.sandbox:
         return settings.audit_log or newest_sandbox_audit_log() or new_sandbox_audit_path()
     return settings.audit_log or default_audit_path()
+
+
+def approval_store(settings: Settings) -> FileApprovalStore:
+    """The pending approvals, in the one file the server and `venice-keys-mcp approve` share."""
+    return FileApprovalStore(state_folder(settings) / "approvals.json")
 
 
 def state_folder(settings: Settings) -> Path:

@@ -103,7 +103,7 @@ def check_update(
     _check_writable(settings)
     after = {name: value for name, value in changes.items() if name in KeyLimits.NAMES}
     now_values = _values(current) if current is not None else None
-    if after and _is_own_key(settings, key_id, key_last6):
+    if after and is_own_key(settings, key_id, key_last6):
         _check_own_key_update(after, now_values)
     period = str(after.get("limit_period") or (now_values or {}).get("limit_period") or "EPOCH")
     if "usd_limit" in after:
@@ -121,7 +121,7 @@ def _values(limits: KeyLimits | Mapping[str, object]) -> Mapping[str, object]:
 def check_revoke(settings: PolicySettings, *, key_id: str, key_last6: str | None) -> None:
     """Refuse revoking the server's own key, which would lock the server out."""
     _check_writable(settings)
-    if _is_own_key(settings, key_id, key_last6):
+    if is_own_key(settings, key_id, key_last6):
         raise PolicyRefusal(
             f"Key {key_id} is the admin key this server runs with ({OWN_KEY_SETTING}); revoking it would "
             "lock the server out, so it refuses. Revoke it in the Venice dashboard, or restart the server "
@@ -139,7 +139,7 @@ def _check_writable(settings: PolicySettings) -> None:
         )
 
 
-def _is_own_key(settings: PolicySettings, key_id: str, key_last6: str | None) -> bool:
+def is_own_key(settings: PolicySettings, key_id: str, key_last6: str | None) -> bool:
     by_id = settings.own_key_id is not None and key_id == settings.own_key_id
     by_last6 = settings.own_key_last6 is not None and key_last6 == settings.own_key_last6
     return by_id or by_last6

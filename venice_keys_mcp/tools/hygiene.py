@@ -26,6 +26,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from venice_keys_mcp.safety.fencing import UNTRUSTED_NOTE, clean_untrusted, fence, looks_like_instructions
+from venice_keys_mcp.safety.policy import is_own_key
 from venice_keys_mcp.tools.kit import Kit, result
 from venice_keys_mcp.tools.views import FROM_VENICE, READS_LIKE, SUSPICIOUS, Output, amount, day, now_utc
 from venice_keys_mcp.venice import ApiKey
@@ -291,10 +292,8 @@ def register(kit: Kit) -> None:
     rt = kit.rt
 
     def is_own(k: ApiKey) -> bool:
-        """The test the policy makes before a revoke: by id where known, else by last six."""
-        policy = rt.policy
-        by_id = policy.own_key_id is not None and k.id == policy.own_key_id
-        return by_id or (policy.own_key_last6 is not None and k.last6 == policy.own_key_last6)
+        """The test the policy makes before a revoke (`policy.is_own_key`)."""
+        return is_own_key(rt.policy, k.id, k.last6)
 
     @kit.tool(title="Key hygiene report", toolset="workflows")
     async def audit_keys(
